@@ -1,0 +1,24 @@
+//! logpulse engine: rule files in, windowed partial aggregates out.
+//!
+//! - [`config`]: the rule file model (`[[stream]]`, `[[rule]]`, `[[alert]]`), with spans;
+//! - [`compile`]: validation and compilation to a [`compile::RuleSet`];
+//! - [`matcher`]: the one-pass multi-pattern matcher;
+//! - [`expr`]: `filter` and `when` expressions;
+//! - [`window`]: event-time windows, watermarks, partial aggregates;
+//! - [`pipeline`]: the [`Engine`] that ties them together;
+//! - [`batch`]: the `aggregates` Arrow schema.
+//!
+//! The engine does no I/O and reads no clock: callers hand it decoded events
+//! and processing time, and take closed windows out as Arrow record batches.
+
+pub mod batch;
+pub mod compile;
+pub mod config;
+pub mod expr;
+pub mod matcher;
+pub mod pipeline;
+pub mod window;
+
+pub use compile::{RuleSet, compile};
+pub use config::{RuleError, RuleErrors, SourceFile};
+pub use pipeline::{Engine, RecordMeta};

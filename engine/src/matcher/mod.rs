@@ -1,0 +1,389 @@
+//! One-pass multi-pattern matching: every `match` and `regex` pattern of a
+//! stream is searched with a single scan of each line.
+//!
+//! How (the approach Hyperscan takes, built from regex-automata parts):
+//! 1. At build time, each pattern gets a set of *required literals*: a finite
+//!    set of strings such that every match of the pattern contains one of them
+//!    (regex-syntax's prefix extractor applied to the pattern and to each
+//!    piece of its top-level concatenation; the longest such set wins).
+//! 2. At run time, one Aho-Corasick scan finds every literal occurrence in
+//!    the line. A pattern whose literals did not occur cannot match, so the
+//!    cost of the thousands of rules that do not match a line is nothing.
+//! 3. Candidates are verified with the pattern's own regex, unless the
+//!    literal *is* the whole pattern (`match` rules, and regexes like
+//!    `error|fatal` whose literal set is exact and has no look-around).
+//! 4. Patterns with no usable literal (e.g. `\d+`) go into one small
+//!    multi-pattern `meta::Regex` with `MatchKind::All`, checked on every line.
+//!
+//! Invariants:
+//! - [`MultiMatcher::find`] reports exactly the patterns whose regex matches
+//!   the line, each once, in ascending pattern order (property-tested against
+//!   evaluating each regex on its own);
+//! - every regex is built under explicit size limits ([`MatcherConfig`]), so a
+//!   hostile pattern fails to build instead of hanging or exhausting memory;
+//!   a [`BuildError`] names the pattern that failed.
+
+mod literals;
+
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind as AcMatchKind};
+use memchr::memmem;
+use regex_automata::meta::{self, Regex};
+use regex_automata::util::syntax;
+use regex_automata::{Input, MatchKind, PatternSet};
+
+pub use literals::{RequiredLiterals, required_literals};
+
+/// Size limits for everything the matcher compiles.
+#[derive(Debug, Clone)]
+pub struct MatcherConfig {
+    /// Largest Thompson NFA one pattern may compile to; a pattern past it is refused.
+    pub nfa_size_limit: usize,
+    /// Cache capacity of each lazy DFA; bigger caches avoid thrashing on many patterns.
+    pub hybrid_cache_capacity: usize,
+    /// Deepest nesting of groups/repetitions the parser accepts, so parsing cannot overflow the stack.
+    pub nest_limit: u32,
+    /// Literal sets whose shortest literal is shorter than this are not worth
+    /// prefiltering (they occur in nearly every line); such patterns are always checked.
+    pub min_literal_len: usize,
+}
+
+impl Default for MatcherConfig {
+    fn default() -> Self {
+        Self { nfa_size_limit: 10 << 20, hybrid_cache_capacity: 2 << 20, nest_limit: 100, min_literal_len: 2 }
+    }
+}
+
+/// A pattern to compile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PatternSpec {
+    /// An exact substring.
+    Literal(String),
+    /// A regex in regex-syntax's dialect.
+    Regex(String),
+}
+
+/// Why a pattern did not build; `pattern` is its index in the input.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct BuildError {
+    pub pattern: usize,
+    pub message: String,
+    /// Byte offset inside the pattern text where the problem is, when known.
+    pub offset: Option<usize>,
+}
+
+/// The compiled form of one pattern, used to verify, count and capture.
+#[derive(Debug, Clone)]
+pub enum CompiledPattern {
+    Literal(memmem::Finder<'static>),
+    Regex(Regex),
+}
+
+impl CompiledPattern {
+    pub fn is_match(&self, hay: &str) -> bool {
+        match self {
+            CompiledPattern::Literal(f) => f.find(hay.as_bytes()).is_some(),
+            CompiledPattern::Regex(r) => r.is_match(hay),
+        }
+    }
+
+    /// Non-overlapping leftmost occurrences (what `count_repeats` counts).
+    pub fn count(&self, hay: &str) -> u64 {
+        match self {
+            CompiledPattern::Literal(f) => f.find_iter(hay.as_bytes()).count() as u64,
+            CompiledPattern::Regex(r) => r.find_iter(hay).count() as u64,
+        }
+    }
+
+    pub fn regex(&self) -> Option<&Regex> {
+        match self {
+            CompiledPattern::Regex(r) => Some(r),
+            CompiledPattern::Literal(_) => None,
+        }
+    }
+}
+
+/// How a pattern is found during the scan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    /// A literal occurrence is a match.
+    ExactLiteral,
+    /// A literal occurrence makes the pattern a candidate, verified by its regex.
+    LiteralThenVerify,
+    /// No usable literal: checked on every line by the fallback automaton.
+    Always,
+}
+
+/// Reusable per-thread scratch space for [`MultiMatcher::find`].
+#[derive(Debug, Clone)]
+pub struct Scratch {
+    /// `seen[p] == generation` marks pattern `p` as already a candidate in this line.
+    seen: Vec<u32>,
+    /// Bumped per line, so `seen` never needs clearing.
+    generation: u32,
+    /// Candidates of the current line, before verification.
+    candidates: Vec<u32>,
+    /// Per fallback shard: its result buffer and lazy-DFA cache.
+    fallback: Vec<(PatternSet, meta::Cache)>,
+}
+
+/// All patterns of one stream, compiled for one-pass matching.
+#[derive(Debug, Clone)]
+pub struct MultiMatcher {
+    /// Per pattern: its own compiled form (verification, counting, captures).
+    patterns: Vec<CompiledPattern>,
+    /// Per pattern: how the scan finds it.
+    strategies: Vec<Strategy>,
+    /// One scan for every required literal of every prefiltered pattern.
+    literal_scan: Option<AhoCorasick>,
+    /// Literal id -> the patterns that require it (many rules may share a literal).
+    literal_owners: Vec<Vec<u32>>,
+    /// The patterns without usable literals, in automata of at most
+    /// [`FALLBACK_SHARD`] patterns, so that no automaton grows past the size limits.
+    fallback: Vec<FallbackShard>,
+    /// Literal texts, for `check` output.
+    literal_count: usize,
+}
+
+impl MultiMatcher {
+    pub fn new(specs: &[PatternSpec], config: &MatcherConfig) -> Result<MultiMatcher, BuildError> {
+        let mut patterns = Vec::with_capacity(specs.len());
+        let mut strategies = Vec::with_capacity(specs.len());
+        let mut literal_ids: std::collections::HashMap<Vec<u8>, usize> = Default::default();
+        let mut literal_texts: Vec<Vec<u8>> = Vec::new();
+        let mut literal_owners: Vec<Vec<u32>> = Vec::new();
+        let mut fallback_hirs = Vec::new();
+        let mut fallback_ids = Vec::new();
+
+        for (index, spec) in specs.iter().enumerate() {
+            let pattern_id = index as u32;
+            let (compiled, literals, strategy) = match spec {
+                PatternSpec::Literal(text) => {
+                    if text.is_empty() {
+                        return Err(BuildError { pattern: index, message: "empty match string".into(), offset: None });
+                    }
+                    let finder = memmem::Finder::new(text.as_bytes()).into_owned();
+                    (CompiledPattern::Literal(finder), vec![text.as_bytes().to_vec()], Strategy::ExactLiteral)
+                }
+                PatternSpec::Regex(source) => {
+                    let hir = parse_hir(source, config).map_err(|(message, offset)| BuildError {
+                        pattern: index,
+                        message,
+                        offset,
+                    })?;
+                    let regex = build_regex(std::slice::from_ref(&hir), MatchKind::LeftmostFirst, config)
+                        .map_err(|message| BuildError { pattern: index, message, offset: None })?;
+                    let required = required_literals(&hir);
+                    match required {
+                        Some(req) if req.min_len() >= config.min_literal_len => {
+                            let strategy = if req.exact { Strategy::ExactLiteral } else { Strategy::LiteralThenVerify };
+                            (CompiledPattern::Regex(regex), req.literals, strategy)
+                        }
+                        _ => {
+                            fallback_hirs.push(hir);
+                            fallback_ids.push(pattern_id);
+                            (CompiledPattern::Regex(regex), Vec::new(), Strategy::Always)
+                        }
+                    }
+                }
+            };
+            for literal in literals {
+                let id = *literal_ids.entry(literal.clone()).or_insert_with(|| {
+                    literal_texts.push(literal);
+                    literal_owners.push(Vec::new());
+                    literal_texts.len() - 1
+                });
+                if literal_owners[id].last() != Some(&pattern_id) {
+                    literal_owners[id].push(pattern_id);
+                }
+            }
+            patterns.push(compiled);
+            strategies.push(strategy);
+        }
+
+        let literal_scan = if literal_texts.is_empty() {
+            None
+        } else {
+            // A DFA scans fastest; past a few thousand literals its build cost and
+            // memory grow large, and the contiguous NFA is nearly as fast.
+            let kind = if literal_texts.len() <= 3_000 { AhoCorasickKind::DFA } else { AhoCorasickKind::ContiguousNFA };
+            let ac = AhoCorasick::builder()
+                .match_kind(AcMatchKind::Standard)
+                .kind(Some(kind))
+                .build(&literal_texts)
+                .map_err(|e| BuildError { pattern: 0, message: format!("literal scanner: {e}"), offset: None })?;
+            Some(ac)
+        };
+
+        let mut fallback = Vec::new();
+        for (hirs, ids) in fallback_hirs.chunks(FALLBACK_SHARD).zip(fallback_ids.chunks(FALLBACK_SHARD)) {
+            let regex = build_regex(hirs, MatchKind::All, config).map_err(|message| BuildError {
+                pattern: ids[0] as usize,
+                message: format!("always-checked patterns together: {message}"),
+                offset: None,
+            })?;
+            fallback.push(FallbackShard { regex, ids: ids.to_vec() });
+        }
+
+        Ok(MultiMatcher {
+            patterns,
+            strategies,
+            literal_scan,
+            literal_count: literal_texts.len(),
+            literal_owners,
+            fallback,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.patterns.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.patterns.is_empty()
+    }
+
+    pub fn pattern(&self, index: usize) -> &CompiledPattern {
+        &self.patterns[index]
+    }
+
+    pub fn strategy(&self, index: usize) -> Strategy {
+        self.strategies[index]
+    }
+
+    pub fn new_scratch(&self) -> Scratch {
+        Scratch {
+            seen: vec![0; self.patterns.len()],
+            generation: 0,
+            candidates: Vec::new(),
+            fallback: self.fallback.iter().map(|f| (PatternSet::new(f.ids.len()), f.regex.create_cache())).collect(),
+        }
+    }
+
+    /// Appends to `out` the index of every pattern that matches `hay`, ascending, each once.
+    pub fn find(&self, hay: &str, scratch: &mut Scratch, out: &mut Vec<u32>) {
+        let start = out.len();
+        if scratch.seen.len() != self.patterns.len() {
+            *scratch = self.new_scratch();
+        }
+        scratch.generation = scratch.generation.wrapping_add(1);
+        if scratch.generation == 0 {
+            scratch.seen.fill(0);
+            scratch.generation = 1;
+        }
+        let generation = scratch.generation;
+        scratch.candidates.clear();
+
+        if let Some(ac) = &self.literal_scan {
+            for m in ac.find_overlapping_iter(hay) {
+                for &p in &self.literal_owners[m.pattern().as_usize()] {
+                    let slot = &mut scratch.seen[p as usize];
+                    if *slot != generation {
+                        *slot = generation;
+                        scratch.candidates.push(p);
+                    }
+                }
+            }
+        }
+        for &p in &scratch.candidates {
+            let ok = match self.strategies[p as usize] {
+                Strategy::ExactLiteral => true,
+                _ => self.patterns[p as usize].is_match(hay),
+            };
+            if ok {
+                out.push(p);
+            }
+        }
+        for (shard, (set, cache)) in self.fallback.iter().zip(scratch.fallback.iter_mut()) {
+            set.clear();
+            shard.regex.which_overlapping_matches_with(cache, &Input::new(hay), set);
+            for id in set.iter() {
+                out.push(shard.ids[id.as_usize()]);
+            }
+        }
+        out[start..].sort_unstable();
+    }
+
+    /// What was compiled, for `logpulse check`.
+    pub fn summary(&self) -> MatcherSummary {
+        let count = |s: Strategy| self.strategies.iter().filter(|&&x| x == s).count();
+        MatcherSummary {
+            patterns: self.patterns.len(),
+            exact_literal: count(Strategy::ExactLiteral),
+            verified: count(Strategy::LiteralThenVerify),
+            always: count(Strategy::Always),
+            literals: self.literal_count,
+            literal_scan_bytes: self.literal_scan.as_ref().map_or(0, |ac| ac.memory_usage()),
+            fallback_bytes: self.fallback.iter().map(|f| f.regex.memory_usage()).sum(),
+            regex_bytes: self.patterns.iter().filter_map(|p| p.regex()).map(|r| r.memory_usage()).sum(),
+        }
+    }
+}
+
+/// Most patterns per always-checked automaton.
+pub const FALLBACK_SHARD: usize = 64;
+
+/// Always-checked patterns compiled together.
+#[derive(Debug, Clone)]
+struct FallbackShard {
+    /// All the shard's patterns, `MatchKind::All`, so one search reports every match.
+    regex: Regex,
+    /// Automaton pattern id -> pattern index.
+    ids: Vec<u32>,
+}
+
+/// The shape and size of a compiled matcher.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatcherSummary {
+    pub patterns: usize,
+    /// Found by the literal scan alone.
+    pub exact_literal: usize,
+    /// Found by the literal scan, then verified by their regex.
+    pub verified: usize,
+    /// Checked on every line.
+    pub always: usize,
+    /// Distinct literals in the scan.
+    pub literals: usize,
+    pub literal_scan_bytes: usize,
+    pub fallback_bytes: usize,
+    pub regex_bytes: usize,
+}
+
+/// Parses a pattern under the nesting limit. Errors carry the offset inside the pattern.
+pub fn parse_hir(pattern: &str, config: &MatcherConfig) -> Result<regex_syntax::hir::Hir, (String, Option<usize>)> {
+    let mut parser = regex_syntax::ParserBuilder::new().nest_limit(config.nest_limit).build();
+    parser.parse(pattern).map_err(|e| match &e {
+        regex_syntax::Error::Parse(p) => (p.kind().to_string(), Some(p.span().start.offset)),
+        regex_syntax::Error::Translate(t) => (t.kind().to_string(), Some(t.span().start.offset)),
+        other => (other.to_string(), None),
+    })
+}
+
+/// Builds a regex under the configured size limits.
+pub fn build_regex(hirs: &[regex_syntax::hir::Hir], kind: MatchKind, config: &MatcherConfig) -> Result<Regex, String> {
+    meta::Builder::new()
+        .configure(
+            meta::Config::new()
+                .match_kind(kind)
+                .nfa_size_limit(Some(config.nfa_size_limit))
+                .onepass_size_limit(Some(config.nfa_size_limit))
+                .dfa_size_limit(Some(config.nfa_size_limit))
+                .dfa_state_limit(Some(10_000))
+                .hybrid_cache_capacity(config.hybrid_cache_capacity),
+        )
+        .syntax(syntax::Config::new().nest_limit(config.nest_limit))
+        .build_many_from_hir(hirs)
+        .map_err(|e| match e.size_limit() {
+            Some(limit) => format!("pattern is too big: it compiles past the {limit}-byte size limit"),
+            None => e.to_string(),
+        })
+}
+
+/// Compiles one stand-alone regex (captures, `matches`, `value` extraction) under the limits.
+pub fn compile_regex(pattern: &str, config: &MatcherConfig) -> Result<Regex, (String, Option<usize>)> {
+    let hir = parse_hir(pattern, config)?;
+    build_regex(&[hir], MatchKind::LeftmostFirst, config).map_err(|m| (m, None))
+}
+
+#[cfg(test)]
+mod tests;

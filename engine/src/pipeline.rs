@@ -1,0 +1,436 @@
+//! The engine proper: events in, closed windows out as Arrow batches.
+//!
+//! Invariants:
+//! - no I/O and no clock: the caller passes processing time (`now_ms`) in,
+//!   so replays are deterministic and tests need no sleeping;
+//! - each event is scanned once by its stream's matcher; captures run only
+//!   for rules that matched and need them;
+//! - a closed window is emitted once; contributions to closed windows are
+//!   counted as late and reported, never dropped silently.
+
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use hashbrown::HashMap;
+use ingest::error::sample_of;
+use ingest::{ErrorReason, Event, FieldValue, IngestError};
+use regex_automata::util::captures::Captures;
+
+use crate::batch::AggregatesBuilder;
+use crate::compile::{Rule, RuleId, RuleSet, Slot, StreamId, ValueSource};
+use crate::expr::{Slots, Value};
+use crate::matcher::Scratch;
+use crate::window::{ClosedWindow, RuleWindows, Watermark};
+
+/// Interned strings (hosts, group keys); id 0 is the empty string.
+#[derive(Debug, Default)]
+pub struct Interner {
+    ids: HashMap<Box<str>, u32>,
+    strings: Vec<Box<str>>,
+}
+
+impl Interner {
+    pub fn new() -> Self {
+        let mut i = Self::default();
+        i.intern("");
+        i
+    }
+
+    #[inline]
+    pub fn intern(&mut self, s: &str) -> u32 {
+        if let Some(&id) = self.ids.get(s) {
+            return id;
+        }
+        let id = self.strings.len() as u32;
+        self.strings.push(s.into());
+        self.ids.insert(s.into(), id);
+        id
+    }
+
+    pub fn get(&self, id: u32) -> &str {
+        &self.strings[id as usize]
+    }
+
+    pub fn heap_bytes(&self) -> usize {
+        self.strings.iter().map(|s| 2 * s.len()).sum::<usize>() + self.ids.allocation_size() + self.strings.capacity() * 16
+    }
+}
+
+/// Where an event came from and what to assume when the event does not say.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordMeta<'a> {
+    /// The ordered input it came from (Kafka partition, file); watermarks are per lane.
+    pub lane: u32,
+    /// The host when neither the record nor the stream names one.
+    pub default_host: &'a str,
+    /// The event time when the record has none (Kafka timestamp, else read time).
+    pub default_time_ms: i64,
+    /// Processing time, for lane idleness and `ingest_errors.at`.
+    pub now_ms: i64,
+}
+
+/// Counters for `/metrics` and the replay summary.
+#[derive(Debug, Clone, Default)]
+pub struct EngineStats {
+    pub events_in: u64,
+    /// Per rule: events that counted.
+    pub matched: Vec<u64>,
+    /// Events refused because a window of theirs had closed.
+    pub late_events: u64,
+    /// Bad input by reason (decode, parse, time, too_long) as reported by the caller, and late.
+    pub errors_by_reason: std::collections::BTreeMap<&'static str, u64>,
+    pub windows_closed: u64,
+    pub rows_emitted: u64,
+}
+
+/// The largest number of `ingest_errors` rows held before the caller takes them;
+/// past it, errors are still counted but their rows are dropped (a flood of
+/// garbage must not grow memory without bound).
+pub const MAX_PENDING_ERRORS: usize = 100_000;
+
+/// The windowed aggregation engine for one rule set.
+pub struct Engine {
+    rules: Arc<RuleSet>,
+    /// Per rule: its open windows.
+    windows: Vec<RuleWindows>,
+    /// Per stream: lanes and lateness.
+    watermarks: Vec<Watermark>,
+    /// Per stream: matcher scratch.
+    scratch: Vec<Scratch>,
+    /// Hosts and group keys.
+    interner: Interner,
+    /// Patterns matched by the current event.
+    matched: Vec<u32>,
+    /// Reused buffer for building group keys.
+    key_buffer: String,
+    /// Closed rows not yet taken.
+    closed: AggregatesBuilder,
+    /// Per rule, windows closed since the last `take_closed_windows` (for alerts).
+    closed_windows: Vec<(RuleId, ClosedWindow)>,
+    /// Bad input not yet taken.
+    errors: Vec<IngestError>,
+    stats: EngineStats,
+}
+
+impl Engine {
+    pub fn new(rules: Arc<RuleSet>) -> Self {
+        let watermarks = rules.streams.iter().map(|s| Watermark::new(s.lateness_ms, s.idle_timeout_ms)).collect();
+        let scratch = rules.streams.iter().map(|s| s.matcher.new_scratch()).collect();
+        Self {
+            windows: vec![RuleWindows::default(); rules.rules.len()],
+            watermarks,
+            scratch,
+            interner: Interner::new(),
+            matched: Vec::new(),
+            key_buffer: String::new(),
+            closed: AggregatesBuilder::default(),
+            closed_windows: Vec::new(),
+            errors: Vec::new(),
+            stats: EngineStats { matched: vec![0; rules.rules.len()], ..Default::default() },
+            rules,
+        }
+    }
+
+    pub fn rules(&self) -> &Arc<RuleSet> {
+        &self.rules
+    }
+
+    pub fn stats(&self) -> &EngineStats {
+        &self.stats
+    }
+
+    pub fn stream_id(&self, name: &str) -> Option<StreamId> {
+        self.rules.streams.iter().position(|s| s.name == name)
+    }
+
+    /// Records bad input seen by the caller (decode, parse, time, too_long).
+    pub fn record_error(&mut self, stream: StreamId, source: String, reason: ErrorReason, sample: &[u8], now_ms: i64) {
+        *self.stats.errors_by_reason.entry(reason.as_str()).or_default() += 1;
+        if self.errors.len() < MAX_PENDING_ERRORS {
+            self.errors.push(IngestError {
+                at_ms: now_ms,
+                stream: self.rules.streams[stream].name.clone(),
+                source,
+                reason,
+                sample: sample_of(sample),
+            });
+        }
+    }
+
+    /// Counts one event into every rule of `stream` that it matches.
+    /// `source` names the record for `ingest_errors` if it turns out late.
+    pub fn process(&mut self, stream_id: StreamId, event: &Event<'_>, meta: &RecordMeta<'_>, source: impl FnOnce() -> String) {
+        let rules = Arc::clone(&self.rules);
+        let stream = &rules.streams[stream_id];
+        self.stats.events_in += 1;
+        let ts = event.time_ms.unwrap_or(meta.default_time_ms);
+        self.watermarks[stream_id].observe(meta.lane, ts, meta.now_ms);
+
+        let host: &str = match (&event.host, &stream.fixed_host) {
+            (Some(h), _) => h,
+            (None, Some(h)) => h,
+            (None, None) => meta.default_host,
+        };
+        let mut host_id = None;
+        let text: &str = &event.text;
+
+        self.matched.clear();
+        stream.matcher.find(text, &mut self.scratch[stream_id], &mut self.matched);
+        let mut late = false;
+        let matched = std::mem::take(&mut self.matched);
+        for &pattern in &matched {
+            let rule_id = stream.pattern_rules[pattern as usize];
+            late |= !self.apply_rule(rule_id, event, text, host, &mut host_id, ts);
+        }
+        self.matched = matched;
+        for &rule_id in &stream.unconditional_rules {
+            late |= !self.apply_rule(rule_id, event, text, host, &mut host_id, ts);
+        }
+        if late {
+            self.stats.late_events += 1;
+            let sample = text.as_bytes().to_vec();
+            self.record_error(stream_id, source(), ErrorReason::Late, &sample, meta.now_ms);
+        }
+    }
+
+    /// Applies one rule that matched (or has no pattern); false when late.
+    #[inline]
+    fn apply_rule(&mut self, rule_id: RuleId, event: &Event<'_>, text: &str, host: &str, host_id: &mut Option<u32>, ts: i64) -> bool {
+        let rules = Arc::clone(&self.rules);
+        let rule = &rules.rules[rule_id];
+        let stream = &rules.streams[rule.stream];
+        let pattern = rule.pattern.map(|p| stream.matcher.pattern(p));
+        if rule.needs_captures {
+            let Some(regex) = pattern.and_then(|p| p.regex()) else { return true };
+            let mut on_time = true;
+            if rule.count_repeats {
+                for caps in regex.captures_iter(text) {
+                    on_time &= self.count_occurrence(rule_id, rule, event, text, Some(&caps), host, host_id, ts, 1);
+                }
+            } else {
+                let mut caps = regex.create_captures();
+                regex.captures(text, &mut caps);
+                if caps.is_match() {
+                    on_time = self.count_occurrence(rule_id, rule, event, text, Some(&caps), host, host_id, ts, 1);
+                }
+            }
+            on_time
+        } else {
+            let count = match (rule.count_repeats, pattern) {
+                (true, Some(p)) => p.count(text),
+                _ => 1,
+            };
+            if count == 0 {
+                return true;
+            }
+            self.count_occurrence(rule_id, rule, event, text, None, host, host_id, ts, count)
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    fn count_occurrence(
+        &mut self,
+        rule_id: RuleId,
+        rule: &Rule,
+        event: &Event<'_>,
+        text: &str,
+        caps: Option<&Captures>,
+        host: &str,
+        host_id: &mut Option<u32>,
+        ts: i64,
+        count: u64,
+    ) -> bool {
+        let value = match &rule.value {
+            None => None,
+            Some(source) => {
+                let v = match source {
+                    ValueSource::Field(i) => event.fields.get(*i).and_then(|f| f.as_ref()).and_then(FieldValue::as_f64),
+                    ValueSource::Capture(g) => caps
+                        .and_then(|c| c.get_group(*g))
+                        .and_then(|span| text[span.range()].parse::<f64>().ok()),
+                    ValueSource::Between(regex) => {
+                        let mut c = regex.create_captures();
+                        regex.captures(text, &mut c);
+                        c.get_group_by_name("value").and_then(|span| text[span.range()].parse::<f64>().ok())
+                    }
+                };
+                match v.filter(|v| v.is_finite()) {
+                    Some(v) => Some(v),
+                    None => return true, // a value rule counts only lines with a value
+                }
+            }
+        };
+        if let Some(filter) = &rule.filter {
+            let slots = RuleSlots { slots: &rule.filter_slots, event, text, caps, host, value };
+            if !filter.eval(&slots) {
+                return true;
+            }
+        }
+        let key_id = if rule.key_parts.is_empty() {
+            0
+        } else {
+            self.key_buffer.clear();
+            for (i, (name, slot)) in rule.key_parts.iter().enumerate() {
+                if i > 0 {
+                    self.key_buffer.push(',');
+                }
+                self.key_buffer.push_str(name);
+                self.key_buffer.push('=');
+                let slots = RuleSlots { slots: &[], event, text, caps, host, value };
+                if let Some(v) = slots.text_of(*slot) {
+                    self.key_buffer.push_str(v);
+                }
+            }
+            self.interner.intern(&self.key_buffer)
+        };
+        let host_key = if rule.host_in_key { *host_id.get_or_insert_with(|| self.interner.intern(host)) } else { 0 };
+        self.stats.matched[rule_id] += count;
+        self.windows[rule_id].add(&rule.window, ts, (host_key, key_id), count, value)
+    }
+
+    /// Closes the windows the watermarks have passed. `now_ms = None` uses
+    /// event time only (replays); `Some` lets idle and quiet lanes advance.
+    pub fn advance(&mut self, now_ms: Option<i64>) {
+        for stream_id in 0..self.rules.streams.len() {
+            if let Some(watermark) = self.watermarks[stream_id].current(now_ms) {
+                self.close_stream(stream_id, watermark);
+            }
+        }
+    }
+
+    /// End of a finite input: every stream's watermark moves to the end of
+    /// its newest event's window, so every window with data closes.
+    pub fn finish(&mut self) {
+        let rules = Arc::clone(&self.rules);
+        for (stream_id, stream) in rules.streams.iter().enumerate() {
+            let Some(newest) = self.watermarks[stream_id].newest_event() else { continue };
+            for &rule_id in &stream.rules {
+                let spec = rules.rules[rule_id].window;
+                let end = spec.last_start(newest) + spec.width_ms;
+                self.close_rule(rule_id, end);
+            }
+        }
+    }
+
+    fn close_stream(&mut self, stream_id: StreamId, watermark: i64) {
+        let rules = Arc::clone(&self.rules);
+        for &rule_id in &rules.streams[stream_id].rules {
+            self.close_rule(rule_id, watermark);
+        }
+    }
+
+    fn close_rule(&mut self, rule_id: RuleId, watermark: i64) {
+        let rule = &self.rules.rules[rule_id];
+        let mut out = Vec::new();
+        self.windows[rule_id].close_until(&rule.window, watermark, &mut out);
+        for window in out {
+            self.stats.windows_closed += 1;
+            for ((host, key), cell) in &window.cells {
+                self.closed.push(
+                    &rule.name,
+                    window.start_ms,
+                    window.end_ms,
+                    self.interner.get(*host),
+                    self.interner.get(*key),
+                    cell,
+                    rule.has_value(),
+                );
+                self.stats.rows_emitted += 1;
+            }
+            self.closed_windows.push((rule_id, window));
+        }
+    }
+
+    /// Rows of the windows closed since the last call, as one batch.
+    pub fn take_closed(&mut self) -> Option<RecordBatch> {
+        if self.closed.is_empty() {
+            return None;
+        }
+        Some(self.closed.finish())
+    }
+
+    /// The windows closed since the last call, per rule (alert evaluation).
+    pub fn take_closed_windows(&mut self) -> Vec<(RuleId, ClosedWindow)> {
+        std::mem::take(&mut self.closed_windows)
+    }
+
+    pub fn take_errors(&mut self) -> Vec<IngestError> {
+        std::mem::take(&mut self.errors)
+    }
+
+    /// Every window ending at or before this has closed, per rule.
+    pub fn closed_through(&self, rule: RuleId) -> Option<i64> {
+        self.windows[rule].closed_through()
+    }
+
+    pub fn interner(&self) -> &Interner {
+        &self.interner
+    }
+
+    /// Open (rule, window, host, key) cells.
+    pub fn open_cells(&self) -> usize {
+        self.windows.iter().map(RuleWindows::open_cells).sum()
+    }
+
+    pub fn open_windows(&self) -> usize {
+        self.windows.iter().map(RuleWindows::open_windows).sum()
+    }
+
+    /// Heap bytes held by open windows and the interner.
+    pub fn state_bytes(&self) -> usize {
+        self.windows.iter().map(RuleWindows::heap_bytes).sum::<usize>() + self.interner.heap_bytes()
+    }
+
+    /// The open windows' partial rows (`live_aggregates`).
+    pub fn live(&self) -> RecordBatch {
+        let mut b = AggregatesBuilder::default();
+        for (rule_id, rule) in self.rules.rules.iter().enumerate() {
+            for window in self.windows[rule_id].open_snapshot(&rule.window) {
+                for ((host, key), cell) in &window.cells {
+                    b.push(&rule.name, window.start_ms, window.end_ms, self.interner.get(*host), self.interner.get(*key), cell, rule.has_value());
+                }
+            }
+        }
+        b.finish()
+    }
+}
+
+/// The values a rule's filter and key read.
+struct RuleSlots<'e, 'a> {
+    slots: &'e [Slot],
+    event: &'e Event<'a>,
+    text: &'e str,
+    caps: Option<&'e Captures>,
+    host: &'e str,
+    value: Option<f64>,
+}
+
+impl RuleSlots<'_, '_> {
+    fn value_of(&self, slot: Slot) -> Option<Value<'_>> {
+        match slot {
+            Slot::Host => Some(Value::Text(self.host)),
+            Slot::Value => self.value.map(Value::Number),
+            Slot::Field(i) => match self.event.fields.get(i)?.as_ref()? {
+                FieldValue::Text(t) => Some(Value::Text(t)),
+                FieldValue::Number { value, text } => Some(Value::NumberText(*value, text)),
+            },
+            Slot::Capture(g) => self.caps?.get_group(g).map(|span| Value::Text(&self.text[span.range()])),
+        }
+    }
+
+    fn text_of(&self, slot: Slot) -> Option<&str> {
+        match slot {
+            Slot::Host => Some(self.host),
+            Slot::Value => None,
+            Slot::Field(i) => self.event.fields.get(i)?.as_ref().map(FieldValue::text),
+            Slot::Capture(g) => self.caps?.get_group(g).map(|span| &self.text[span.range()]),
+        }
+    }
+}
+
+impl Slots for RuleSlots<'_, '_> {
+    fn get(&self, slot: usize) -> Option<Value<'_>> {
+        self.value_of(*self.slots.get(slot)?)
+    }
+}

@@ -1,0 +1,169 @@
+//! Event-time windows, watermarks and partial aggregates.
+//!
+//! Invariants:
+//! - windows are aligned to the Unix epoch: a window starts at a multiple of
+//!   its `slide`, and an event at `ts` belongs to every window with
+//!   `start <= ts < start + width` (one for tumbling windows, `width / slide`
+//!   for hopping ones);
+//! - a window is emitted exactly once, when the watermark passes its end, and
+//!   a contribution to a window that has closed is refused (and reported as
+//!   late), never merged into a row that was already emitted;
+//! - cells hold mergeable partials (count, sum, min, max), so rows from
+//!   several lanes or workers merge by summing counts and sums and taking the
+//!   min of mins and max of maxes.
+
+mod watermark;
+
+pub use watermark::{LaneClock, Watermark};
+
+use std::collections::BTreeMap;
+
+use hashbrown::HashMap;
+
+/// Width and hop of a rule's windows, in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct WindowSpec {
+    pub width_ms: i64,
+    pub slide_ms: i64,
+}
+
+impl WindowSpec {
+    pub fn tumbling(width_ms: i64) -> Self {
+        Self { width_ms, slide_ms: width_ms }
+    }
+
+    /// Start of the latest window containing `ts`.
+    pub fn last_start(&self, ts: i64) -> i64 {
+        ts.div_euclid(self.slide_ms) * self.slide_ms
+    }
+
+    /// Starts of every window containing `ts`, latest first.
+    pub fn starts(&self, ts: i64) -> impl Iterator<Item = i64> + '_ {
+        let last = self.last_start(ts);
+        let width = self.width_ms;
+        std::iter::successors(Some(last), move |s| Some(s - self.slide_ms)).take_while(move |s| s + width > ts)
+    }
+}
+
+/// A partial aggregate: what one (rule, window, host, key) saw.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Cell {
+    pub count: u64,
+    /// Sum of values; 0 and unused for rules without a value.
+    pub sum: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+impl Cell {
+    pub const EMPTY: Cell = Cell { count: 0, sum: 0.0, min: f64::INFINITY, max: f64::NEG_INFINITY };
+
+    #[inline]
+    pub fn add(&mut self, count: u64, value: Option<f64>) {
+        self.count += count;
+        if let Some(v) = value {
+            self.sum += v * count as f64;
+            self.min = self.min.min(v);
+            self.max = self.max.max(v);
+        }
+    }
+
+    pub fn merge(&mut self, other: &Cell) {
+        self.count += other.count;
+        self.sum += other.sum;
+        self.min = self.min.min(other.min);
+        self.max = self.max.max(other.max);
+    }
+}
+
+/// Group identity inside a window: interned host and key.
+pub type CellKey = (u32, u32);
+
+/// One closed window's rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClosedWindow {
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub cells: Vec<(CellKey, Cell)>,
+}
+
+/// The open windows of one rule.
+#[derive(Debug, Clone, Default)]
+pub struct RuleWindows {
+    /// Open windows by start; closed from the front as the watermark passes.
+    open: BTreeMap<i64, HashMap<CellKey, Cell>>,
+    /// Every window ending at or before this has been emitted.
+    closed_through: Option<i64>,
+}
+
+impl RuleWindows {
+    /// Adds to every window of `ts`; returns false when any of them had already closed (late).
+    #[inline]
+    pub fn add(&mut self, spec: &WindowSpec, ts: i64, key: CellKey, count: u64, value: Option<f64>) -> bool {
+        let mut on_time = true;
+        for start in spec.starts(ts) {
+            if self.closed_through.is_some_and(|c| start + spec.width_ms <= c) {
+                on_time = false;
+                continue;
+            }
+            self.open.entry(start).or_default().entry(key).or_insert(Cell::EMPTY).add(count, value);
+        }
+        on_time
+    }
+
+    /// Would any window of `ts` be closed already?
+    pub fn is_late(&self, spec: &WindowSpec, ts: i64) -> bool {
+        self.closed_through.is_some_and(|c| spec.starts(ts).any(|s| s + spec.width_ms <= c))
+    }
+
+    /// Closes every window ending at or before `watermark`, oldest first.
+    pub fn close_until(&mut self, spec: &WindowSpec, watermark: i64, out: &mut Vec<ClosedWindow>) {
+        // Windows end at start + width; close those with end <= watermark.
+        let first_open_start = watermark - spec.width_ms + 1;
+        let still_open = self.open.split_off(&first_open_start);
+        let closing = std::mem::replace(&mut self.open, still_open);
+        for (start, cells) in closing {
+            out.push(ClosedWindow { start_ms: start, end_ms: start + spec.width_ms, cells: cells.into_iter().collect() });
+        }
+        // Window ends are multiples of slide (+ width offset); record the last passed end.
+        let last_end = spec.last_start(watermark - spec.width_ms) + spec.width_ms;
+        if self.closed_through.is_none_or(|c| last_end > c) {
+            self.closed_through = Some(last_end);
+        }
+    }
+
+    pub fn closed_through(&self) -> Option<i64> {
+        self.closed_through
+    }
+
+    pub fn open_windows(&self) -> usize {
+        self.open.len()
+    }
+
+    pub fn open_cells(&self) -> usize {
+        self.open.values().map(HashMap::len).sum()
+    }
+
+    /// Heap bytes of the open cells (hash tables and tree nodes).
+    pub fn heap_bytes(&self) -> usize {
+        self.open
+            .values()
+            .map(|m| m.allocation_size() + std::mem::size_of::<(i64, HashMap<CellKey, Cell>)>())
+            .sum()
+    }
+
+    /// The open windows' partial values so far (for `live_aggregates`).
+    pub fn open_snapshot(&self, spec: &WindowSpec) -> Vec<ClosedWindow> {
+        self.open
+            .iter()
+            .map(|(&start, cells)| ClosedWindow {
+                start_ms: start,
+                end_ms: start + spec.width_ms,
+                cells: cells.iter().map(|(k, c)| (*k, *c)).collect(),
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests;

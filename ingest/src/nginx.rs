@@ -1,0 +1,639 @@
+//! nginx access lines, parsed with the stream's own `log_format` string.
+//!
+//! A format compiles to: an optional leading literal, then variables each followed by
+//! the literal that ends it (the last variable may take the rest of the line). A line
+//! is parsed by finding each literal's first occurrence after its variable starts,
+//! which is right for nginx's output because nginx escapes `"` and `\` inside values.
+//!
+//! Invariants:
+//! - two variables are never adjacent (there would be no way to tell where one ends);
+//!   such a format is refused at compile time;
+//! - parsing a line allocates nothing but the fields `Vec`: values borrow from the line;
+//! - `-` (nginx's "empty") and the empty string are missing fields, never zero;
+//! - a line that does not fit is a `parse` error, a time variable that does not parse
+//!   a `time` error; a numeric variable whose text is not a number stays as text.
+
+use std::borrow::Cow;
+
+use chrono::{DateTime, NaiveDate};
+use memchr::memmem::Finder;
+
+use crate::error::{DecodeError, ErrorReason};
+use crate::event::{Event, FieldValue};
+use crate::raw::{short, unix_seconds_to_ms};
+
+/// An nginx `log_format` compile error; `offset` is the byte offset in the format string.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("log_format at byte {offset}: {message}")]
+pub struct FormatError {
+    /// Byte offset in the format string where the problem is, so the engine can point at it.
+    pub offset: usize,
+    /// What is wrong, for a human.
+    pub message: String,
+}
+
+impl FormatError {
+    fn new(offset: usize, message: impl Into<String>) -> Self {
+        Self { offset, message: message.into() }
+    }
+}
+
+/// How a variable's text becomes a field value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Kept as text.
+    Text,
+    /// One number.
+    Number,
+    /// An upstream list (`0.010, 0.020 : 0.005`): the sum of its numbers.
+    SumList,
+    /// `$upstream_status` list: the last status.
+    LastOfList,
+}
+
+/// Which variable sets the event time, and how it is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TimeVar {
+    /// `$time_local`: `10/Oct/2000:13:55:36 -0700`.
+    Local,
+    /// `$time_iso8601`: `2000-10-10T13:55:36-07:00`.
+    Iso8601,
+    /// `$msec`: `1700000000.123`.
+    Msec,
+}
+
+/// The kind of variable `name` (without `$`).
+fn kind_of(name: &str) -> Kind {
+    match name {
+        "status"
+        | "body_bytes_sent"
+        | "bytes_sent"
+        | "request_length"
+        | "request_time"
+        | "connection"
+        | "connection_requests"
+        | "msec" => Kind::Number,
+        "upstream_response_time"
+        | "upstream_connect_time"
+        | "upstream_header_time"
+        | "upstream_queue_time"
+        | "upstream_response_length"
+        | "upstream_bytes_received"
+        | "upstream_bytes_sent" => Kind::SumList,
+        "upstream_status" => Kind::LastOfList,
+        _ => Kind::Text,
+    }
+}
+
+/// One variable of the format and what ends it.
+#[derive(Debug, Clone)]
+struct Segment {
+    /// Index into `field_names` (a variable used twice has one field).
+    field: usize,
+    /// The literal that follows the variable, searched for from where the variable starts;
+    /// `None` for a last variable that takes the rest of the line.
+    until: Option<Finder<'static>>,
+    /// The variable is an upstream list (`0.1, 0.2 : 0.3`) and the literal after it
+    /// starts with a list separator character, so an occurrence of the literal that is
+    /// part of a `, ` or ` : ` separator does not end the value.
+    list_aware: bool,
+}
+
+/// A compiled nginx `log_format`.
+#[derive(Debug, Clone)]
+pub struct LogFormat {
+    /// Variable names without `$`, each once, in order of first appearance; the field indexes.
+    names: Vec<String>,
+    /// How each field's text becomes a value, by field index.
+    kinds: Vec<Kind>,
+    /// Literal text before the first variable; the line must start with it.
+    prefix: String,
+    /// The variables in order, each with the literal that ends it.
+    segments: Vec<Segment>,
+    /// The field that gives the event time, if the format has one.
+    time: Option<(usize, TimeVar)>,
+}
+
+/// A piece of a format string while compiling.
+enum Token<'f> {
+    /// Literal text.
+    Literal(&'f str),
+    /// A variable name and the byte offset of its `$`.
+    Var(&'f str, usize),
+}
+
+fn is_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// Splits a format into literals and variables.
+fn tokenize(format: &str) -> Result<Vec<Token<'_>>, FormatError> {
+    let bytes = format.as_bytes();
+    let mut tokens = Vec::new();
+    let mut lit_start = 0;
+    let mut i = 0;
+    while let Some(found) = memchr::memchr(b'$', &bytes[i..]) {
+        let dollar = i + found;
+        if dollar > lit_start {
+            tokens.push(Token::Literal(&format[lit_start..dollar]));
+        }
+        let (name, end) = if bytes.get(dollar + 1) == Some(&b'{') {
+            let start = dollar + 2;
+            let close = memchr::memchr(b'}', &bytes[start..])
+                .map(|n| start + n)
+                .ok_or_else(|| FormatError::new(dollar, "\"${\" without a closing \"}\""))?;
+            (&format[start..close], close + 1)
+        } else {
+            let start = dollar + 1;
+            let len = bytes[start..].iter().take_while(|&&b| is_name_byte(b)).count();
+            (&format[start..start + len], start + len)
+        };
+        if name.is_empty() {
+            return Err(FormatError::new(dollar, "\"$\" without a variable name"));
+        }
+        if let Some(bad) = name.bytes().position(|b| !is_name_byte(b)) {
+            return Err(FormatError::new(dollar + 2 + bad, format!("invalid character in variable name {name:?}")));
+        }
+        tokens.push(Token::Var(name, dollar));
+        i = end;
+        lit_start = end;
+    }
+    if lit_start < format.len() {
+        tokens.push(Token::Literal(&format[lit_start..]));
+    }
+    Ok(tokens)
+}
+
+impl LogFormat {
+    /// Compiles nginx's own `log_format` string (`$var` and `${var}` between literal text).
+    pub fn compile(format: &str) -> Result<LogFormat, FormatError> {
+        // Lines lose their trailing whitespace before parsing, so the format does too.
+        let format = format.trim_end();
+        if format.is_empty() {
+            return Err(FormatError::new(0, "empty log_format"));
+        }
+        let tokens = tokenize(format)?;
+        let mut names: Vec<String> = Vec::new();
+        let mut kinds = Vec::new();
+        let mut prefix = String::new();
+        let mut segments: Vec<Segment> = Vec::new();
+        let mut local_or_iso = None;
+        let mut msec = None;
+        let mut previous_was_var = false;
+        for token in tokens {
+            match token {
+                Token::Literal(lit) => {
+                    match segments.last_mut() {
+                        None => prefix = lit.to_owned(),
+                        Some(seg) => {
+                            // Every `$upstream_*` variable is a list when a request went
+                            // to several upstreams (addresses, statuses, times, headers).
+                            let is_list = names[seg.field].starts_with("upstream_");
+                            seg.list_aware = is_list && lit.starts_with([' ', ',', ':']);
+                            seg.until = Some(Finder::new(lit.as_bytes()).into_owned());
+                        }
+                    }
+                    previous_was_var = false;
+                }
+                Token::Var(name, offset) => {
+                    if previous_was_var {
+                        return Err(FormatError::new(
+                            offset,
+                            format!("${name} directly follows another variable; nothing tells where one ends"),
+                        ));
+                    }
+                    let field = match names.iter().position(|n| n == name) {
+                        Some(i) => i,
+                        None => {
+                            names.push(name.to_owned());
+                            kinds.push(kind_of(name));
+                            names.len() - 1
+                        }
+                    };
+                    match name {
+                        "time_local" if local_or_iso.is_none() => local_or_iso = Some((field, TimeVar::Local)),
+                        "time_iso8601" if local_or_iso.is_none() => local_or_iso = Some((field, TimeVar::Iso8601)),
+                        "msec" if msec.is_none() => msec = Some((field, TimeVar::Msec)),
+                        _ => {}
+                    }
+                    segments.push(Segment { field, until: None, list_aware: false });
+                    previous_was_var = true;
+                }
+            }
+        }
+        if segments.is_empty() {
+            return Err(FormatError::new(0, "log_format has no $variable"));
+        }
+        Ok(LogFormat { names, kinds, prefix, segments, time: local_or_iso.or(msec) })
+    }
+
+    /// Variable names without `$`, in order of appearance (duplicates allowed in the
+    /// format but listed once); these are the indexes of [`Event::fields`].
+    pub fn field_names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// Parses one access line. Trailing whitespace and `\r` are ignored.
+    pub fn parse<'a>(&self, line: &'a str) -> Result<Event<'a>, DecodeError> {
+        let trimmed = line.trim_end();
+        let bytes = trimmed.as_bytes();
+        if !trimmed.starts_with(self.prefix.as_str()) {
+            return Err(DecodeError::new(ErrorReason::Parse, "line does not start like the log_format"));
+        }
+        let mut fields: Vec<Option<FieldValue<'a>>> = vec![None; self.names.len()];
+        let mut pos = self.prefix.len();
+        for seg in &self.segments {
+            let (start, end, next) = match &seg.until {
+                Some(finder) => {
+                    let mut from = pos;
+                    let at = loop {
+                        let found = bytes.get(from..).and_then(|rest| finder.find(rest)).ok_or_else(|| {
+                            DecodeError::new(
+                                ErrorReason::Parse,
+                                format!(
+                                    "no {:?} after ${}",
+                                    String::from_utf8_lossy(finder.needle()),
+                                    self.names[seg.field]
+                                ),
+                            )
+                        })?;
+                        let at = from + found;
+                        if seg.list_aware && in_list_separator(&bytes[pos..at], &bytes[at..]) {
+                            from = at + 1;
+                            continue;
+                        }
+                        break at;
+                    };
+                    (pos, at, at + finder.needle().len())
+                }
+                None => (pos, trimmed.len(), trimmed.len()),
+            };
+            // Literals are whole UTF-8 sequences, so matches fall on char boundaries;
+            // `get` keeps that an error instead of a panic should it ever not hold.
+            let text = trimmed
+                .get(start..end)
+                .ok_or_else(|| DecodeError::new(ErrorReason::Parse, "value is not on a character boundary"))?;
+            if fields[seg.field].is_none() {
+                fields[seg.field] = value_of(self.kinds[seg.field], text);
+            }
+            pos = next;
+        }
+        if pos != trimmed.len() {
+            return Err(DecodeError::new(
+                ErrorReason::Parse,
+                format!("unexpected text after the last field: {:?}", short(trimmed.get(pos..).unwrap_or(""))),
+            ));
+        }
+        let time_ms = match self.time {
+            None => None,
+            Some((field, var)) => {
+                let text = fields[field].as_ref().map(FieldValue::text).unwrap_or("");
+                let parsed = match var {
+                    TimeVar::Local => parse_time_local(text),
+                    TimeVar::Iso8601 => DateTime::parse_from_rfc3339(text).ok().map(|t| t.timestamp_millis()),
+                    TimeVar::Msec => unix_seconds_to_ms(text),
+                };
+                match parsed {
+                    Some(t) => Some(t),
+                    None => {
+                        return Err(DecodeError::new(
+                            ErrorReason::Time,
+                            format!("${} {:?} is not a time", self.names[field], short(text)),
+                        ));
+                    }
+                }
+            }
+        };
+        Ok(Event { time_ms, host: None, text: Cow::Borrowed(line), fields })
+    }
+}
+
+/// Whether the boundary between `before` (the value so far) and `after` falls inside
+/// one of nginx's upstream list separators, `, ` and ` : `.
+fn in_list_separator(before: &[u8], after: &[u8]) -> bool {
+    matches!(before.last(), Some(b',' | b':')) || after.starts_with(b" : ") || after.starts_with(b", ")
+}
+
+/// A variable's text as a field value; `None` for nginx's `-` and for empty text.
+fn value_of(kind: Kind, text: &str) -> Option<FieldValue<'_>> {
+    if text.is_empty() || text == "-" {
+        return None;
+    }
+    let number = match kind {
+        Kind::Text => None,
+        Kind::Number => parse_number(text),
+        Kind::SumList | Kind::LastOfList if !text.contains([',', ':']) => parse_number(text),
+        Kind::SumList | Kind::LastOfList => {
+            // `-` entries are upstreams that gave no value; a list of only those is missing.
+            let mut parts = text.split([',', ':']).map(str::trim).filter(|p| *p != "-").peekable();
+            parts.peek()?;
+            let mut numbers = parts.map(parse_number);
+            if kind == Kind::SumList {
+                numbers.try_fold(0.0, |acc, v| Some(acc + v?))
+            } else {
+                numbers.next_back().flatten()
+            }
+        }
+    };
+    Some(match number {
+        Some(value) => FieldValue::Number { value, text: Cow::Borrowed(text) },
+        None => FieldValue::Text(Cow::Borrowed(text)),
+    })
+}
+
+/// A finite decimal number, as nginx writes them.
+fn parse_number(text: &str) -> Option<f64> {
+    let first = *text.as_bytes().first()?;
+    if !(first.is_ascii_digit() || first == b'-' || first == b'+' || first == b'.') {
+        return None;
+    }
+    text.parse::<f64>().ok().filter(|v| v.is_finite())
+}
+
+/// nginx `$time_local` (`10/Oct/2000:13:55:36 -0700`) to unix ms, by hand: it is on
+/// every line and has one fixed shape.
+fn parse_time_local(text: &str) -> Option<i64> {
+    let b = text.as_bytes();
+    if b.len() != 26 || b[2] != b'/' || b[6] != b'/' || b[11] != b':' || b[14] != b':' || b[17] != b':' || b[20] != b' '
+    {
+        return None;
+    }
+    let num = |range: std::ops::Range<usize>| -> Option<u32> {
+        b[range].iter().try_fold(0u32, |acc, &c| c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0')))
+    };
+    let month = match &b[3..6] {
+        b"Jan" => 1,
+        b"Feb" => 2,
+        b"Mar" => 3,
+        b"Apr" => 4,
+        b"May" => 5,
+        b"Jun" => 6,
+        b"Jul" => 7,
+        b"Aug" => 8,
+        b"Sep" => 9,
+        b"Oct" => 10,
+        b"Nov" => 11,
+        b"Dec" => 12,
+        _ => return None,
+    };
+    let day = num(0..2)?;
+    let year = i32::try_from(num(7..11)?).ok()?;
+    let (hour, minute, second) = (num(12..14)?, num(15..17)?, num(18..20)?);
+    let sign = match b[21] {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    let (off_h, off_m) = (num(22..24)?, num(24..26)?);
+    if off_m >= 60 {
+        return None;
+    }
+    let offset_ms = sign * i64::from(off_h * 3600 + off_m * 60) * 1000;
+    let local = NaiveDate::from_ymd_opt(year, month, day)?.and_hms_opt(hour, minute, second)?;
+    Some(local.and_utc().timestamp_millis() - offset_ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const COMBINED: &str = r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent""#;
+    const DESIGN: &str = r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" $request_time $upstream_response_time"#;
+
+    fn field<'e>(fmt: &LogFormat, ev: &'e Event<'_>, name: &str) -> Option<&'e FieldValue<'e>> {
+        let i = fmt.field_names().iter().position(|n| n == name).expect("no such field");
+        ev.fields[i].as_ref()
+    }
+
+    fn num(v: Option<&FieldValue<'_>>) -> f64 {
+        match v {
+            Some(FieldValue::Number { value, .. }) => *value,
+            other => panic!("not a number: {other:?}"),
+        }
+    }
+
+    /// 10/Oct/2000:13:55:36 -0700 in unix ms.
+    const OCT_10_2000: i64 = 971_211_336_000;
+
+    #[test]
+    fn combined_format() {
+        let f = LogFormat::compile(COMBINED).unwrap();
+        assert_eq!(
+            f.field_names(),
+            [
+                "remote_addr",
+                "remote_user",
+                "time_local",
+                "request",
+                "status",
+                "body_bytes_sent",
+                "http_referer",
+                "http_user_agent"
+            ]
+        );
+        let line = r#"127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326 "http://www.example.com/start.html" "Mozilla/4.08 [en] (Win98; I ;Nav)""#;
+        let ev = f.parse(line).unwrap();
+        assert_eq!(ev.time_ms, Some(OCT_10_2000));
+        assert_eq!(ev.host, None);
+        assert_eq!(ev.text, line);
+        assert_eq!(field(&f, &ev, "remote_addr").unwrap().text(), "127.0.0.1");
+        assert_eq!(field(&f, &ev, "remote_user").unwrap().text(), "frank");
+        assert_eq!(field(&f, &ev, "request").unwrap().text(), "GET /apache_pb.gif HTTP/1.0");
+        assert_eq!(field(&f, &ev, "status"), Some(&FieldValue::Number { value: 200.0, text: "200".into() }));
+        assert_eq!(num(field(&f, &ev, "body_bytes_sent")), 2326.0);
+        assert_eq!(field(&f, &ev, "http_referer").unwrap().text(), "http://www.example.com/start.html");
+        assert_eq!(field(&f, &ev, "http_user_agent").unwrap().text(), "Mozilla/4.08 [en] (Win98; I ;Nav)");
+        assert_eq!(field(&f, &ev, "time_local").unwrap().text(), "10/Oct/2000:13:55:36 -0700");
+        // Values borrow from the line.
+        assert!(ev.fields.iter().flatten().all(|v| match v {
+            FieldValue::Text(t) | FieldValue::Number { text: t, .. } => matches!(t, Cow::Borrowed(_)),
+        }));
+    }
+
+    #[test]
+    fn design_format_with_upstream_list_and_dashes() {
+        let f = LogFormat::compile(DESIGN).unwrap();
+        let line = "10.0.0.1 - - [10/Oct/2000:13:55:36 -0700] \"POST /api/v1/items?id=1 HTTP/1.1\" 502 157 \"-\" \"-\" 0.042 0.010, 0.020 : 0.005\r\n";
+        let ev = f.parse(line).unwrap();
+        assert_eq!(field(&f, &ev, "remote_user"), None);
+        assert_eq!(field(&f, &ev, "http_referer"), None);
+        assert_eq!(field(&f, &ev, "http_user_agent"), None);
+        assert_eq!(field(&f, &ev, "request").unwrap().text(), "POST /api/v1/items?id=1 HTTP/1.1");
+        assert_eq!(num(field(&f, &ev, "status")), 502.0);
+        assert_eq!(num(field(&f, &ev, "request_time")), 0.042);
+        let up = field(&f, &ev, "upstream_response_time").unwrap();
+        assert!((num(Some(up)) - 0.035).abs() < 1e-12);
+        assert_eq!(up.text(), "0.010, 0.020 : 0.005");
+
+        let line = "10.0.0.1 - - [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.1\" 499 0 \"-\" \"curl/8\" 0.001 -";
+        let ev = f.parse(line).unwrap();
+        assert_eq!(field(&f, &ev, "upstream_response_time"), None);
+        assert_eq!(num(field(&f, &ev, "body_bytes_sent")), 0.0);
+    }
+
+    #[test]
+    fn upstream_status_keeps_last_and_bad_numbers_stay_text() {
+        let f = LogFormat::compile("$status $upstream_status $request_time|$upstream_connect_time|$body_bytes_sent")
+            .unwrap();
+        let ev = f.parse("200 502, 504 : 200 abc|-, -|12x").unwrap();
+        assert_eq!(num(field(&f, &ev, "upstream_status")), 200.0);
+        assert_eq!(field(&f, &ev, "upstream_status").unwrap().text(), "502, 504 : 200");
+        assert_eq!(field(&f, &ev, "request_time"), Some(&FieldValue::Text("abc".into())));
+        assert_eq!(field(&f, &ev, "upstream_connect_time"), None);
+        assert_eq!(field(&f, &ev, "body_bytes_sent"), Some(&FieldValue::Text("12x".into())));
+        let ev = f.parse("200 502, - : 504 0.1|0.5, x|inf").unwrap();
+        assert_eq!(num(field(&f, &ev, "upstream_status")), 504.0);
+        assert_eq!(field(&f, &ev, "upstream_status").unwrap().text(), "502, - : 504");
+        assert_eq!(field(&f, &ev, "upstream_connect_time"), Some(&FieldValue::Text("0.5, x".into())));
+        assert_eq!(field(&f, &ev, "body_bytes_sent"), Some(&FieldValue::Text("inf".into())));
+        assert_eq!(field(&f, &ev, "status").unwrap().text(), "200");
+        // A list in the middle of a space-separated format, in nginx's own spacing.
+        let f = LogFormat::compile("$upstream_response_time $upstream_status $status").unwrap();
+        let ev = f.parse("0.010, 0.020 : 0.005 502, 200 : 404 404").unwrap();
+        assert!((num(field(&f, &ev, "upstream_response_time")) - 0.035).abs() < 1e-12);
+        assert_eq!(field(&f, &ev, "upstream_status").unwrap().text(), "502, 200 : 404");
+        assert_eq!(num(field(&f, &ev, "status")), 404.0);
+        let f2 = LogFormat::compile("$upstream_addr $status").unwrap();
+        let ev2 = f2.parse("10.0.0.1:80, 10.0.0.2:80 : unix:/run/app.sock 502").unwrap();
+        assert_eq!(ev2.fields[0].as_ref().unwrap().text(), "10.0.0.1:80, 10.0.0.2:80 : unix:/run/app.sock");
+        assert_eq!(ev2.fields[1].as_ref().and_then(FieldValue::as_f64), Some(502.0));
+        let ev = f.parse("- - 200").unwrap();
+        assert_eq!(field(&f, &ev, "upstream_response_time"), None);
+        assert_eq!(field(&f, &ev, "upstream_status"), None);
+        assert_eq!(num(field(&f, &ev, "status")), 200.0);
+    }
+
+    #[test]
+    fn request_with_spaces_and_quotes_elsewhere() {
+        let f = LogFormat::compile(r#""$request" $status "$http_user_agent""#).unwrap();
+        let ev =
+            f.parse(r#""GET /a b c?q=x y HTTP/1.1" 404 "Mozilla/5.0 (X11; Linux x86_64) like \x22Gecko\x22""#).unwrap();
+        assert_eq!(field(&f, &ev, "request").unwrap().text(), "GET /a b c?q=x y HTTP/1.1");
+        assert_eq!(num(field(&f, &ev, "status")), 404.0);
+        assert_eq!(
+            field(&f, &ev, "http_user_agent").unwrap().text(),
+            r"Mozilla/5.0 (X11; Linux x86_64) like \x22Gecko\x22"
+        );
+    }
+
+    #[test]
+    fn lines_that_do_not_fit() {
+        let f = LogFormat::compile(COMBINED).unwrap();
+        for line in [
+            "",
+            "garbage",
+            r#"127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.0" 200 2326 "-""#,
+            r#"127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.0" 200 2326 "-" "ua" extra"#,
+        ] {
+            assert_eq!(f.parse(line).unwrap_err().reason, ErrorReason::Parse, "{line}");
+        }
+        let bad_time = r#"127.0.0.1 - frank [10/Oct/2000:25:55:36 -0700] "GET / HTTP/1.0" 200 2326 "-" "ua""#;
+        assert_eq!(f.parse(bad_time).unwrap_err().reason, ErrorReason::Time);
+        let no_time = r#"127.0.0.1 - frank [-] "GET / HTTP/1.0" 200 2326 "-" "ua""#;
+        assert_eq!(f.parse(no_time).unwrap_err().reason, ErrorReason::Time);
+        // The leading literal must be there.
+        let f = LogFormat::compile("[$time_local] $status").unwrap();
+        assert_eq!(f.parse("10/Oct/2000:13:55:36 -0700] 200").unwrap_err().reason, ErrorReason::Parse);
+        assert_eq!(f.parse("[10/Oct/2000:13:55:36 -0700] 200  \t\r").unwrap().time_ms, Some(OCT_10_2000));
+    }
+
+    #[test]
+    fn time_variables() {
+        let f = LogFormat::compile("$time_iso8601 $status").unwrap();
+        assert_eq!(f.parse("2000-10-10T13:55:36-07:00 200").unwrap().time_ms, Some(OCT_10_2000));
+        assert_eq!(f.parse("2000-10-10 200").unwrap_err().reason, ErrorReason::Time);
+        let f = LogFormat::compile("$msec $status").unwrap();
+        let ev = f.parse("1700000000.123 200").unwrap();
+        assert_eq!(ev.time_ms, Some(1_700_000_000_123));
+        assert_eq!(num(field(&f, &ev, "msec")), 1_700_000_000.123);
+        // time_local wins over msec, wherever it is.
+        let f = LogFormat::compile("$msec [$time_local]").unwrap();
+        assert_eq!(f.parse("1.000 [10/Oct/2000:13:55:36 -0700]").unwrap().time_ms, Some(OCT_10_2000));
+        // No time variable: the transport's time.
+        let f = LogFormat::compile("$status").unwrap();
+        assert_eq!(f.parse("200").unwrap().time_ms, None);
+        for t in [
+            "10/Oct/2000:13:55:36 +0000",
+            "10/Xyz/2000:13:55:36 -0700",
+            "31/Feb/2000:13:55:36 -0700",
+            "10/Oct/2000:13:55:36 -0799",
+            "10/Oct/2000:13:55:36 x0700",
+            "10/Oct/2000T13:55:36 -0700",
+        ] {
+            let expect_ok = t.starts_with("10/Oct/2000:13:55:36 +");
+            assert_eq!(parse_time_local(t).is_some(), expect_ok, "{t}");
+        }
+        assert_eq!(
+            parse_time_local("10/Oct/2000:13:55:36 +0530"),
+            Some(OCT_10_2000 - 7 * 3_600_000 - 5 * 3_600_000 - 1_800_000)
+        );
+    }
+
+    #[test]
+    fn braces_duplicates_and_last_variable_rest_of_line() {
+        let f = LogFormat::compile("${status}x $status ${request_uri}").unwrap();
+        assert_eq!(f.field_names(), ["status", "request_uri"]);
+        let ev = f.parse("200x 201 /a b c").unwrap();
+        assert_eq!(num(field(&f, &ev, "status")), 200.0);
+        assert_eq!(field(&f, &ev, "request_uri").unwrap().text(), "/a b c");
+        // Unicode literals and values.
+        let f = LogFormat::compile("→$a←$b").unwrap();
+        let ev = f.parse("→héllo←wörld").unwrap();
+        assert_eq!(ev.fields[0].as_ref().unwrap().text(), "héllo");
+        assert_eq!(ev.fields[1].as_ref().unwrap().text(), "wörld");
+    }
+
+    #[test]
+    fn format_errors() {
+        let e = |f: &str| LogFormat::compile(f).unwrap_err();
+        assert_eq!(e("").offset, 0);
+        assert_eq!(e("   ").offset, 0);
+        assert_eq!(e("just text").offset, 0);
+        assert_eq!(e("$a$b").offset, 2);
+        assert_eq!(e("$a ${b}${c}").offset, 7);
+        assert_eq!(e("abc $").offset, 4);
+        assert_eq!(e("abc $ x").offset, 4);
+        assert_eq!(e("x ${status").offset, 2);
+        assert_eq!(e("x ${}").offset, 2);
+        assert_eq!(e("x ${st-atus}").offset, 6);
+        assert_eq!(
+            e("$a$b").to_string(),
+            "log_format at byte 2: $b directly follows another variable; nothing tells where one ends"
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parse_never_panics(line in "\\PC{0,200}", raw in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
+            let f = LogFormat::compile(DESIGN).unwrap();
+            let _ = f.parse(&line);
+            let lossy = String::from_utf8_lossy(&raw);
+            let _ = f.parse(&lossy);
+            let g = LogFormat::compile("$msec→$upstream_status,$upstream_response_time:$a").unwrap();
+            let _ = g.parse(&line);
+            let _ = g.parse(&lossy);
+        }
+
+        #[test]
+        fn compile_never_panics(format in "[$a-z{} \"\\[\\]→]{0,40}", line in "[a-z0-9 \"\\[\\]→.,:-]{0,60}") {
+            if let Ok(f) = LogFormat::compile(&format) {
+                let _ = f.parse(&line);
+            }
+        }
+
+        #[test]
+        fn generated_lines_round_trip(
+            vals in proptest::collection::vec("[a-zA-Z0-9 ./?=]{1,20}", 3),
+            status in 100u32..600,
+        ) {
+            let f = LogFormat::compile(r#"$remote_addr "$request" $status "$http_user_agent""#).unwrap();
+            let addr = vals[0].replace(' ', "_");
+            let line = format!("{addr} \"{}\" {status} \"{}\"", vals[1], vals[2]);
+            let ev = f.parse(&line).unwrap();
+            proptest::prop_assert_eq!(ev.fields[0].as_ref().unwrap().text(), addr.as_str());
+            proptest::prop_assert_eq!(ev.fields[1].as_ref().unwrap().text(), vals[1].as_str());
+            proptest::prop_assert_eq!(ev.fields[2].as_ref().unwrap().as_f64(), Some(f64::from(status)));
+            proptest::prop_assert_eq!(ev.fields[3].as_ref().unwrap().text(), vals[2].as_str());
+        }
+    }
+}

@@ -1,0 +1,567 @@
+//! Raw lines: the whole line is the text rules scan; event time and host come from
+//! optional regexes configured on the stream.
+//!
+//! Invariants:
+//! - every regex and time format is compiled and validated once, at configuration
+//!   time; a bad setting is a [`ConfigError`] naming the setting, never a per-line failure;
+//! - a configured time that does not parse is an error of reason `time`, never a
+//!   guessed or defaulted timestamp;
+//! - per-line work does not allocate on success (regex caches come from the regex's
+//!   own pool, capture slots live on the stack).
+
+use std::borrow::Cow;
+
+use chrono::format::{self, Fixed, Item, Numeric, Parsed, StrftimeItems};
+use chrono::{DateTime, Datelike, FixedOffset, Utc};
+use regex_automata::meta::Regex;
+use regex_automata::util::primitives::{NonMaxUsize, PatternID};
+use regex_automata::{Input, util::syntax};
+
+use crate::error::{DecodeError, ErrorReason};
+use crate::event::Event;
+
+/// Config-level error: which setting is bad and why (the engine maps `field` to a span in the rule file).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct ConfigError {
+    /// The setting's name as the rule file spells it (`time.regex`, `format`, ...), so the
+    /// engine can point at the right place in the file.
+    pub field: &'static str,
+    /// What is wrong with it, for a human.
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(field: &'static str, message: impl Into<String>) -> Self {
+        Self { field, message: message.into() }
+    }
+
+    /// The same error under another setting name, for wrappers that nest a setting
+    /// (`format` inside `time` is `time.format`).
+    fn renamed(self, field: &'static str) -> Self {
+        Self { field, ..self }
+    }
+}
+
+/// NFA size limit for user regexes: large enough for any sane pattern, small enough
+/// that a pathological one is refused at config time instead of eating memory.
+const REGEX_NFA_SIZE_LIMIT: usize = 10 << 20;
+/// Parenthesis nesting limit for user regexes; the parser recurses, so this bounds stack use.
+const REGEX_NEST_LIMIT: u32 = 100;
+/// The most capture slots kept on the stack when extracting a group; more groups spill to the heap.
+const STACK_SLOTS: usize = 32;
+/// How much of an unparseable time text an error detail quotes.
+const DETAIL_SAMPLE_CHARS: usize = 64;
+
+/// Compiles a user regex with the project's size and nesting limits.
+pub(crate) fn compile_regex(pattern: &str) -> Result<Regex, String> {
+    Regex::builder()
+        .configure(Regex::config().nfa_size_limit(Some(REGEX_NFA_SIZE_LIMIT)))
+        .syntax(syntax::Config::new().nest_limit(REGEX_NEST_LIMIT))
+        .build(pattern)
+        .map_err(|e| e.to_string())
+}
+
+/// The text of capture group `group` (1-based explicit group index) of the leftmost match.
+/// `None` when the regex does not match or the group did not take part in the match.
+fn capture<'a>(re: &Regex, group: usize, line: &'a str) -> Option<&'a str> {
+    let needed = (group + 1) * 2;
+    let mut stack = [None::<NonMaxUsize>; STACK_SLOTS];
+    let mut heap;
+    let slots: &mut [Option<NonMaxUsize>] = if needed <= STACK_SLOTS {
+        &mut stack[..needed]
+    } else {
+        heap = vec![None; needed];
+        &mut heap
+    };
+    re.search_slots(&Input::new(line), slots)?;
+    let start = slots[group * 2]?.get();
+    let end = slots[group * 2 + 1]?.get();
+    line.get(start..end)
+}
+
+/// Cuts `text` to a short prefix for error details (never mid-character).
+pub(crate) fn short(text: &str) -> Cow<'_, str> {
+    match text.char_indices().nth(DETAIL_SAMPLE_CHARS) {
+        Some((cut, _)) => Cow::Owned(format!("{}...", &text[..cut])),
+        None => Cow::Borrowed(text),
+    }
+}
+
+/// How a [`TimeParser`] reads its text.
+#[derive(Debug, Clone)]
+enum TimeFormat {
+    /// RFC 3339 / ISO 8601 with an offset, as chrono reads it.
+    Rfc3339,
+    /// Unix seconds, possibly fractional.
+    UnixSeconds,
+    /// Unix milliseconds, possibly fractional (the fraction is dropped).
+    UnixMillis,
+    /// A chrono strftime format, pre-parsed once.
+    Strftime {
+        /// The parsed items, so that no line re-parses the format string.
+        items: Vec<Item<'static>>,
+        /// Set when the format has no year of its own (syslog): the year to assume.
+        default_year: i32,
+        /// Offset used when the text carries none.
+        offset: FixedOffset,
+    },
+}
+
+/// Compiled event-time parser: chrono strftime format, optional default year (for syslog
+/// formats without `%Y`), optional fixed offset (used when the format has no `%z`; default UTC).
+#[derive(Debug, Clone)]
+pub struct TimeParser {
+    /// What the text looks like; decided once at construction.
+    format: TimeFormat,
+}
+
+impl TimeParser {
+    /// `format` is a chrono strftime format, or one of the special names `rfc3339`,
+    /// `unix` (seconds, may be fractional), `unix_ms`. `year` is the year for formats
+    /// without one (default: the current UTC year, read once here). `tz` is a fixed
+    /// offset (`+00:00`, `-07:00`, `+0800`, `Z`, `UTC`) for texts without an offset.
+    /// Errors name the setting: `format`, `tz` or `year`.
+    pub fn new(format: &str, year: Option<i32>, tz: Option<&str>) -> Result<TimeParser, ConfigError> {
+        let offset = match tz {
+            None => FixedOffset::east_opt(0).ok_or_else(|| ConfigError::new("tz", "invalid offset"))?,
+            Some(tz) => parse_offset(tz)?,
+        };
+        if let Some(y) = year
+            && !(1..=9999).contains(&y)
+        {
+            return Err(ConfigError::new("year", format!("{y} is not a year between 1 and 9999")));
+        }
+        let format = match format.trim() {
+            "rfc3339" | "RFC3339" => TimeFormat::Rfc3339,
+            "unix" => TimeFormat::UnixSeconds,
+            "unix_ms" => TimeFormat::UnixMillis,
+            "" => return Err(ConfigError::new("format", "empty time format")),
+            _ => {
+                let items = StrftimeItems::new(format)
+                    .parse_to_owned()
+                    .map_err(|e| ConfigError::new("format", format!("invalid chrono format {format:?}: {e}")))?;
+                if !has_date(&items) {
+                    return Err(ConfigError::new(
+                        "format",
+                        format!(
+                            "format {format:?} has no day of the month (%d, %e), day of the year (%j), week or timestamp (%s)"
+                        ),
+                    ));
+                }
+                TimeFormat::Strftime { items, default_year: year.unwrap_or_else(|| Utc::now().year()), offset }
+            }
+        };
+        Ok(TimeParser { format })
+    }
+
+    /// Unix milliseconds, or `None` when the text does not parse (never a guessed time).
+    pub fn parse(&self, text: &str) -> Option<i64> {
+        self.parse_detailed(text).ok()
+    }
+
+    /// Like [`TimeParser::parse`], with chrono's reason on failure.
+    pub(crate) fn parse_detailed(&self, text: &str) -> Result<i64, String> {
+        match &self.format {
+            TimeFormat::Rfc3339 => {
+                DateTime::parse_from_rfc3339(text.trim()).map(|t| t.timestamp_millis()).map_err(|e| e.to_string())
+            }
+            TimeFormat::UnixSeconds => unix_seconds_to_ms(text).ok_or_else(|| "not unix seconds".to_owned()),
+            TimeFormat::UnixMillis => unix_ms(text).ok_or_else(|| "not unix milliseconds".to_owned()),
+            TimeFormat::Strftime { items, default_year, offset } => {
+                let mut parsed = Parsed::new();
+                format::parse(&mut parsed, text, items.iter()).map_err(|e| e.to_string())?;
+                let has_year = parsed.year().is_some()
+                    || parsed.year_mod_100().is_some()
+                    || parsed.year_div_100().is_some()
+                    || parsed.isoyear().is_some()
+                    || parsed.isoyear_mod_100().is_some()
+                    || parsed.timestamp().is_some();
+                if !has_year {
+                    parsed.set_year(i64::from(*default_year)).map_err(|e| e.to_string())?;
+                }
+                // Date-only formats mean midnight; chrono insists on an hour and a minute.
+                if parsed.hour_div_12().is_none() && parsed.hour_mod_12().is_none() && parsed.timestamp().is_none() {
+                    parsed.set_hour(0).map_err(|e| e.to_string())?;
+                    if parsed.minute().is_none() {
+                        parsed.set_minute(0).map_err(|e| e.to_string())?;
+                    }
+                }
+                let dt = if parsed.offset().is_some() {
+                    parsed.to_datetime()
+                } else {
+                    parsed.to_datetime_with_timezone(offset)
+                };
+                dt.map(|t| t.timestamp_millis()).map_err(|e| e.to_string())
+            }
+        }
+    }
+}
+
+/// Whether a strftime format can produce a calendar date at all; one that cannot would
+/// fail on every line, so it is refused at config time.
+fn has_date(items: &[Item<'_>]) -> bool {
+    items.iter().any(|item| {
+        matches!(
+            item,
+            Item::Numeric(
+                Numeric::Day
+                    | Numeric::Ordinal
+                    | Numeric::Timestamp
+                    | Numeric::WeekFromSun
+                    | Numeric::WeekFromMon
+                    | Numeric::IsoWeek,
+                _
+            ) | Item::Fixed(Fixed::RFC2822 | Fixed::RFC3339)
+        )
+    })
+}
+
+/// A fixed UTC offset from config text: `Z`, `UTC`, `GMT`, `+07:00`, `-0700`, `+07`.
+fn parse_offset(tz: &str) -> Result<FixedOffset, ConfigError> {
+    let t = tz.trim();
+    if t.eq_ignore_ascii_case("z") || t.eq_ignore_ascii_case("utc") || t.eq_ignore_ascii_case("gmt") {
+        return FixedOffset::east_opt(0).ok_or_else(|| ConfigError::new("tz", "invalid offset"));
+    }
+    // chrono wants minutes; `+07` is common shorthand for `+07:00`.
+    let hours_only = t.len() == 3 && t.starts_with(['+', '-']) && t[1..].bytes().all(|b| b.is_ascii_digit());
+    let full;
+    let t = if hours_only {
+        full = format!("{t}:00");
+        full.as_str()
+    } else {
+        t
+    };
+    t.parse::<FixedOffset>().map_err(|e| {
+        ConfigError::new("tz", format!("{tz:?} is not a fixed offset like \"+08:00\", \"-0700\" or \"UTC\" ({e})"))
+    })
+}
+
+/// Unix seconds (`1700000000`, `1700000000.123`, `-5.5`, `1.7e9`) to milliseconds.
+/// Plain decimals are read exactly (sub-millisecond digits are dropped, as chrono does);
+/// exponent forms go through `f64` and are rounded.
+pub(crate) fn unix_seconds_to_ms(text: &str) -> Option<i64> {
+    let t = text.trim();
+    if let Some(ms) = exact_decimal_ms(t, 3) {
+        return Some(ms);
+    }
+    let v: f64 = t.parse().ok()?;
+    seconds_f64_to_ms(v)
+}
+
+/// Float unix seconds to milliseconds, rounded (floats are binary; `0.123 * 1000` is not
+/// exactly 123). `None` when not finite or outside the `i64` millisecond range.
+pub(crate) fn seconds_f64_to_ms(v: f64) -> Option<i64> {
+    let ms = (v * 1000.0).round();
+    // i64::MAX as f64 rounds up to 2^63, which does not fit: keep strictly inside.
+    if ms.is_finite() && ms > -9.2e18 && ms < 9.2e18 { Some(ms as i64) } else { None }
+}
+
+/// Unix milliseconds, integer or with a fraction that is dropped.
+fn unix_ms(text: &str) -> Option<i64> {
+    let t = text.trim();
+    if let Some(ms) = exact_decimal_ms(t, 0) {
+        return Some(ms);
+    }
+    let v: f64 = t.parse().ok()?;
+    if v.is_finite() && v > -9.2e18 && v < 9.2e18 { Some(v.round() as i64) } else { None }
+}
+
+/// Reads `[+-]digits[.digits]` exactly and scales it by `10^scale`, truncating the rest
+/// of the fraction. `None` for anything else (exponents, `inf`, empty) or on overflow.
+fn exact_decimal_ms(t: &str, scale: u32) -> Option<i64> {
+    let (negative, body) = match t.as_bytes().first()? {
+        b'-' => (true, &t[1..]),
+        b'+' => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let (int_part, frac_part) = match body.split_once('.') {
+        Some((i, f)) => (i, f),
+        None => (body, ""),
+    };
+    if int_part.is_empty() && frac_part.is_empty() {
+        return None;
+    }
+    if !int_part.bytes().all(|b| b.is_ascii_digit()) || !frac_part.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let mut value: i64 = 0;
+    for b in int_part.bytes() {
+        value = value.checked_mul(10)?.checked_add(i64::from(b - b'0'))?;
+    }
+    let mut frac = frac_part.bytes();
+    for _ in 0..scale {
+        let digit = frac.next().map_or(0, |b| i64::from(b - b'0'));
+        value = value.checked_mul(10)?.checked_add(digit)?;
+    }
+    Some(if negative { -value } else { value })
+}
+
+/// Raw-line event time: a regex with exactly one capture group, plus a [`TimeParser`].
+#[derive(Debug, Clone)]
+pub struct TimeExtractor {
+    /// Finds the time text; its one capture group is the text given to `parser`.
+    regex: Regex,
+    /// Turns the captured text into unix milliseconds.
+    parser: TimeParser,
+}
+
+impl TimeExtractor {
+    /// Errors name the setting: `time.regex`, `time.format`, `time.tz`, `time.year`.
+    pub fn new(regex: &str, format: &str, year: Option<i32>, tz: Option<&str>) -> Result<Self, ConfigError> {
+        let re = compile_regex(regex).map_err(|e| ConfigError::new("time.regex", e))?;
+        let groups = re.group_info().group_len(PatternID::ZERO).saturating_sub(1);
+        if groups != 1 {
+            return Err(ConfigError::new(
+                "time.regex",
+                format!("needs exactly one capture group around the time, found {groups}"),
+            ));
+        }
+        let parser = TimeParser::new(format, year, tz).map_err(|e| {
+            let field = match e.field {
+                "tz" => "time.tz",
+                "year" => "time.year",
+                _ => "time.format",
+            };
+            e.renamed(field)
+        })?;
+        Ok(TimeExtractor { regex: re, parser })
+    }
+
+    /// Event time of `line` in unix ms; `None` when the regex does not match or the text does not parse.
+    pub fn extract(&self, line: &str) -> Option<i64> {
+        self.try_extract(line).ok()
+    }
+
+    /// Like [`TimeExtractor::extract`], saying why on failure (for `ingest_errors`).
+    pub fn try_extract(&self, line: &str) -> Result<i64, DecodeError> {
+        let text = capture(&self.regex, 1, line)
+            .ok_or_else(|| DecodeError::new(ErrorReason::Time, "time regex does not match"))?;
+        self.parser
+            .parse_detailed(text)
+            .map_err(|e| DecodeError::new(ErrorReason::Time, format!("time {:?} does not parse: {e}", short(text))))
+    }
+}
+
+/// Host from a regex's first capture group (or the group named `host` if present).
+#[derive(Debug, Clone)]
+pub struct HostExtractor {
+    /// Finds the host.
+    regex: Regex,
+    /// Which explicit group holds the host: the one named `host`, else the first.
+    group: usize,
+}
+
+impl HostExtractor {
+    /// Errors name the setting `host.regex`.
+    pub fn new(regex: &str) -> Result<Self, ConfigError> {
+        let re = compile_regex(regex).map_err(|e| ConfigError::new("host.regex", e))?;
+        let info = re.group_info();
+        if info.group_len(PatternID::ZERO) < 2 {
+            return Err(ConfigError::new("host.regex", "needs a capture group around the host"));
+        }
+        let group = info.to_index(PatternID::ZERO, "host").unwrap_or(1);
+        Ok(HostExtractor { regex: re, group })
+    }
+
+    /// The host in `line`; `None` when the regex does not match or captures nothing
+    /// (an empty host is no host: the source's default applies).
+    pub fn extract<'a>(&self, line: &'a str) -> Option<&'a str> {
+        capture(&self.regex, self.group, line).filter(|h| !h.is_empty())
+    }
+}
+
+/// Decodes raw lines: the text is the line; time and host as configured.
+#[derive(Debug, Clone)]
+pub struct RawDecoder {
+    /// Event time from the line; `None` leaves the time to the transport.
+    time: Option<TimeExtractor>,
+    /// Host from the line; `None` leaves the host to the source.
+    host: Option<HostExtractor>,
+}
+
+impl RawDecoder {
+    pub fn new(time: Option<TimeExtractor>, host: Option<HostExtractor>) -> RawDecoder {
+        RawDecoder { time, host }
+    }
+
+    /// The line as an event. A configured time that does not match or parse is an
+    /// error of reason `time`; a host regex that does not match leaves `host` as `None`.
+    pub fn decode<'a>(&self, line: &'a str) -> Result<Event<'a>, DecodeError> {
+        let time_ms = match &self.time {
+            Some(t) => Some(t.try_extract(line)?),
+            None => None,
+        };
+        let host = self.host.as_ref().and_then(|h| h.extract(line)).map(Cow::Borrowed);
+        Ok(Event { time_ms, host, text: Cow::Borrowed(line), fields: Vec::new() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{NaiveDate, TimeZone};
+
+    fn ms(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> i64 {
+        NaiveDate::from_ymd_opt(y, mo, d).unwrap().and_hms_opt(h, mi, s).unwrap().and_utc().timestamp_millis()
+    }
+
+    #[test]
+    fn syslog_single_and_double_digit_days() {
+        let p = TimeParser::new("%b %d %H:%M:%S", Some(2026), None).unwrap();
+        assert_eq!(p.parse("Jun  9 06:06:20"), Some(ms(2026, 6, 9, 6, 6, 20)));
+        assert_eq!(p.parse("Dec 10 06:55:46"), Some(ms(2026, 12, 10, 6, 55, 46)));
+        assert_eq!(p.parse("Dec 32 06:55:46"), None);
+        assert_eq!(p.parse("garbage"), None);
+        assert_eq!(p.parse(""), None);
+    }
+
+    #[test]
+    fn default_year_is_current_year() {
+        let p = TimeParser::new("%b %d %H:%M:%S", None, None).unwrap();
+        let t = p.parse("Jan  1 00:00:00").unwrap();
+        assert_eq!(Utc.timestamp_millis_opt(t).unwrap().year(), Utc::now().year());
+    }
+
+    #[test]
+    fn apache_and_clf_formats() {
+        let p = TimeParser::new("%a %b %d %H:%M:%S %Y", None, None).unwrap();
+        assert_eq!(p.parse("Sun Dec 04 04:47:44 2005"), Some(ms(2005, 12, 4, 4, 47, 44)));
+        // Wrong weekday for the date: refused, not guessed.
+        assert_eq!(p.parse("Mon Dec 04 04:47:44 2005"), None);
+        let p = TimeParser::new("%d/%b/%Y:%H:%M:%S %z", None, Some("+08:00")).unwrap();
+        // The text's own offset wins over the configured one.
+        assert_eq!(p.parse("10/Oct/2000:13:55:36 -0700"), Some(ms(2000, 10, 10, 20, 55, 36)));
+    }
+
+    #[test]
+    fn configured_offset_applies_without_percent_z() {
+        let utc = TimeParser::new("%Y-%m-%d %H:%M:%S", None, None).unwrap();
+        let plus7 = TimeParser::new("%Y-%m-%d %H:%M:%S", None, Some("+07:00")).unwrap();
+        let minus7 = TimeParser::new("%Y-%m-%d %H:%M:%S", None, Some("-0700")).unwrap();
+        let z = TimeParser::new("%Y-%m-%d %H:%M:%S", None, Some("Z")).unwrap();
+        let u = TimeParser::new("%Y-%m-%d %H:%M:%S", None, Some("UTC")).unwrap();
+        let t = "2026-01-02 03:04:05";
+        let base = ms(2026, 1, 2, 3, 4, 5);
+        assert_eq!(utc.parse(t), Some(base));
+        assert_eq!(z.parse(t), Some(base));
+        assert_eq!(u.parse(t), Some(base));
+        assert_eq!(plus7.parse(t), Some(base - 7 * 3_600_000));
+        assert_eq!(minus7.parse(t), Some(base + 7 * 3_600_000));
+        let short = TimeParser::new("%Y-%m-%d %H:%M:%S", None, Some("+07")).map(|p| p.parse(t));
+        assert_eq!(short, Ok(Some(base - 7 * 3_600_000)));
+    }
+
+    #[test]
+    fn fractions_dates_and_timestamps() {
+        let p = TimeParser::new("%Y-%m-%dT%H:%M:%S%.f", None, None).unwrap();
+        assert_eq!(p.parse("2026-01-02T03:04:05.678"), Some(ms(2026, 1, 2, 3, 4, 5) + 678));
+        let p = TimeParser::new("%Y-%m-%d", None, None).unwrap();
+        assert_eq!(p.parse("2026-01-02"), Some(ms(2026, 1, 2, 0, 0, 0)));
+        let p = TimeParser::new("%s", None, Some("+05:00")).unwrap();
+        assert_eq!(p.parse("1700000000"), Some(1_700_000_000_000));
+    }
+
+    #[test]
+    fn special_formats() {
+        let p = TimeParser::new("rfc3339", None, None).unwrap();
+        assert_eq!(p.parse("2000-10-10T13:55:36-07:00"), Some(ms(2000, 10, 10, 20, 55, 36)));
+        assert_eq!(p.parse("2000-10-10T13:55:36.250Z"), Some(ms(2000, 10, 10, 13, 55, 36) + 250));
+        assert_eq!(p.parse("2000-10-10 13:55:36"), None);
+        let p = TimeParser::new("unix", None, None).unwrap();
+        assert_eq!(p.parse("1700000000"), Some(1_700_000_000_000));
+        assert_eq!(p.parse("1700000000.123"), Some(1_700_000_000_123));
+        assert_eq!(p.parse("1700000000.1239"), Some(1_700_000_000_123));
+        assert_eq!(p.parse(" 1.7e9 "), Some(1_700_000_000_000));
+        assert_eq!(p.parse("-1.5"), Some(-1500));
+        assert_eq!(p.parse("99999999999999999999"), None);
+        assert_eq!(p.parse("1e300"), None);
+        assert_eq!(p.parse("inf"), None);
+        assert_eq!(p.parse("NaN"), None);
+        assert_eq!(p.parse("."), None);
+        assert_eq!(p.parse("-"), None);
+        assert_eq!(p.parse(""), None);
+        let p = TimeParser::new("unix_ms", None, None).unwrap();
+        assert_eq!(p.parse("1700000000123"), Some(1_700_000_000_123));
+        assert_eq!(p.parse("1700000000123.9"), Some(1_700_000_000_123));
+        assert_eq!(p.parse("abc"), None);
+    }
+
+    #[test]
+    fn config_errors_name_the_setting() {
+        assert_eq!(TimeParser::new("%Q %d", None, None).unwrap_err().field, "format");
+        assert_eq!(TimeParser::new("%H:%M:%S", None, None).unwrap_err().field, "format");
+        assert_eq!(TimeParser::new("", None, None).unwrap_err().field, "format");
+        assert_eq!(TimeParser::new("%Y-%m-%d", None, Some("Mars/Olympus")).unwrap_err().field, "tz");
+        assert_eq!(TimeParser::new("%b %d", Some(0), None).unwrap_err().field, "year");
+        let e = TimeExtractor::new("^(\\d+", "unix", None, None).unwrap_err();
+        assert_eq!(e.field, "time.regex");
+        assert_eq!(TimeExtractor::new("^\\d+", "unix", None, None).unwrap_err().field, "time.regex");
+        assert_eq!(TimeExtractor::new("^(\\d+) (\\d+)", "unix", None, None).unwrap_err().field, "time.regex");
+        assert_eq!(TimeExtractor::new("^(\\d+)", "%Q", None, None).unwrap_err().field, "time.format");
+        assert_eq!(TimeExtractor::new("^(\\d+)", "unix", None, Some("x")).unwrap_err().field, "time.tz");
+        assert_eq!(TimeExtractor::new("^(\\d+)", "%b %d", Some(-3), None).unwrap_err().field, "time.year");
+        assert_eq!(HostExtractor::new("^\\S+").unwrap_err().field, "host.regex");
+        assert_eq!(HostExtractor::new("(").unwrap_err().field, "host.regex");
+        let deep = format!("{}a{}", "(".repeat(200), ")".repeat(200));
+        assert_eq!(HostExtractor::new(&deep).unwrap_err().field, "host.regex");
+        // Too big for the NFA size limit.
+        assert_eq!(HostExtractor::new("(\\w{1000}){1000}").unwrap_err().field, "host.regex");
+        let e = ConfigError::new("time.regex", "bad");
+        assert_eq!(e.to_string(), "time.regex: bad");
+    }
+
+    #[test]
+    fn raw_decoder_sshd_line() {
+        let time =
+            TimeExtractor::new(r"^(\w{3} +\d+ \d\d:\d\d:\d\d)", "%b %d %H:%M:%S", Some(2026), Some("+00:00")).unwrap();
+        let host = HostExtractor::new(r"^\w{3} +\d+ \d\d:\d\d:\d\d (\S+)").unwrap();
+        let d = RawDecoder::new(Some(time), Some(host));
+        let line = "Jun  9 06:06:20 combo sshd(pam_unix)[19939]: authentication failure";
+        let ev = d.decode(line).unwrap();
+        assert_eq!(ev.time_ms, Some(ms(2026, 6, 9, 6, 6, 20)));
+        assert_eq!(ev.host.as_deref(), Some("combo"));
+        assert_eq!(ev.text, line);
+        assert!(ev.fields.is_empty());
+        assert!(matches!(ev.text, Cow::Borrowed(_)));
+
+        let err = d.decode("no time here").unwrap_err();
+        assert_eq!(err.reason, ErrorReason::Time);
+        let err = d.decode("Jun 99 06:06:20 host x").unwrap_err();
+        assert_eq!(err.reason, ErrorReason::Time);
+        assert!(err.detail.contains("Jun 99"), "{}", err.detail);
+    }
+
+    #[test]
+    fn raw_decoder_without_extractors() {
+        let d = RawDecoder::new(None, None);
+        let ev = d.decode("anything").unwrap();
+        assert_eq!(ev.time_ms, None);
+        assert_eq!(ev.host, None);
+        assert_eq!(ev.text, "anything");
+    }
+
+    #[test]
+    fn host_named_group_and_misses() {
+        let h = HostExtractor::new(r"^(\d+) (?P<host>\S+)").unwrap();
+        assert_eq!(h.extract("12 web-1 rest"), Some("web-1"));
+        assert_eq!(h.extract("no digits"), None);
+        let h = HostExtractor::new(r"host=(\S*)").unwrap();
+        assert_eq!(h.extract("a host= b"), None);
+        assert_eq!(h.extract("a host=db-2 b"), Some("db-2"));
+        let h = HostExtractor::new(r"(x)?host=(?P<host>\S+)").unwrap();
+        assert_eq!(h.extract("host=h"), Some("h"));
+        // Many groups before the host group: slots spill to the heap.
+        let many = format!("{}(?P<host>h\\d)", "(a)?".repeat(40));
+        let h = HostExtractor::new(&many).unwrap();
+        assert_eq!(h.extract("xx h7"), Some("h7"));
+    }
+
+    #[test]
+    fn decode_detail_is_short() {
+        let t = TimeExtractor::new("^(.*)$", "%Y-%m-%d", None, None).unwrap();
+        let long = "x".repeat(10_000);
+        let e = t.try_extract(&long).unwrap_err();
+        assert!(e.detail.len() < 300);
+    }
+}

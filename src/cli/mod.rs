@@ -1,0 +1,35 @@
+//! Command-line interface (DESIGN.md, "CLI").
+
+mod check;
+mod replay;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// A mistake in how logpulse was called (bad arguments, missing files): exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+#[derive(Debug, Parser)]
+#[command(name = "logpulse", version, about = "Stream-processing log analytics: rules -> windowed aggregates -> SQL and alerts")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the rules over a file (or stdin) and print the closed windows as CSV.
+    Replay(replay::ReplayArgs),
+    /// Validate rule files and print what they compile to.
+    Check(check::CheckArgs),
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Replay(args) => replay::run(args),
+        Command::Check(args) => check::run(args),
+    }
+}
