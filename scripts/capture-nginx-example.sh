@@ -5,7 +5,8 @@
 # A front server proxies to a backend that answers 200/404/500/503, to an upstream
 # group where nothing listens (502, with an upstream time list `a, b`), and to a
 # backend error that is retried through error_page (an upstream list `a : b`); some
-# paths the front serves itself (no upstream: `$upstream_response_time` is `-`). wrk
+# paths the front serves itself (no upstream: `$upstream_response_time` is `-`), and a
+# rare rate-limited report is slow enough for examples/rules.toml's nginx_slow_api. wrk
 # drives it for a few seconds at a low rate; the log is cut to at most 3000 lines so
 # that the file stays small.
 set -euo pipefail
@@ -43,7 +44,7 @@ chmod 755 "$dir"
 mkdir -p "$dir/www" "$dir/tmp"
 printf 'hello from nginx\n' >"$dir/www/index.html"
 head -c 2048 /dev/zero | tr '\0' 'x' >"$dir/www/static.txt"
-# limit_rate lets the first second's worth through at once: 6 KB over it is about 0.06 s.
+# Over limit_rate's first-second allowance, so the rest waits for nginx's next second tick.
 head -c 108000 /dev/zero | tr '\0' 'r' >"$dir/www/report.json"
 
 cat >"$dir/nginx.conf" <<EOF
@@ -70,7 +71,7 @@ http {
     server {
         listen 127.0.0.1:$back;
         root $dir/www;
-        # Slow on purpose (about 0.06 s), so that examples/rules.toml's nginx_slow_api has rows.
+        # Slow on purpose (up to 1 s), so that examples/rules.toml's nginx_slow_api has rows.
         location = /api/report { limit_rate 100k; try_files /report.json =404; }
         location = /api/users { return 200 '{"users":[]}\n'; }
         location = /api/orders { return 200 '{"orders":[]}\n'; }
@@ -114,20 +115,21 @@ local reqs = {
     { "GET", "/favicon.ico", { ["User-Agent"] = ua_browser } },
     { "GET", "/api/orders", { ["User-Agent"] = "probe \"quoted\" agent" } },
     { "GET", "/api/crash", { ["User-Agent"] = ua_browser } },
-    { "GET", "/api/report?month=2026-10", { ["User-Agent"] = ua_browser } },
     { "GET", "/api/busy", { ["User-Agent"] = ua_browser } },
     { "GET", "/legacy/report", { ["User-Agent"] = ua_browser } },
     { "GET", "/checkout", { ["User-Agent"] = ua_browser, ["Referer"] = "http://shop.example/cart" } },
     { "GET", "/old-home", { ["User-Agent"] = ua_browser } },
     { "HEAD", "/healthz", { ["User-Agent"] = "kube-probe/1.29" } },
 }
+local report = { "GET", "/api/report?month=2026-10", { ["User-Agent"] = ua_browser } }
 local i = 0
 request = function()
     i = i + 1
-    local r = reqs[(i - 1) % #reqs + 1]
+    -- Rare, as slow requests are: each holds its connection for up to a second.
+    local r = i % 200 == 0 and report or reqs[(i - 1) % #reqs + 1]
     return wrk.format(r[1], r[2], r[3], r[4])
 end
--- A few requests per millisecond at most: enough lines, and a realistic spread of times.
+-- A pause between a connection's requests keeps the rate low, so the lines spread over the run.
 delay = function()
     return 1
 end

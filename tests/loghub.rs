@@ -455,6 +455,7 @@ fn replay(rules_text: &str, stream: &str, input: &Path, expect_sums: bool) -> Re
     let dir = tempfile::tempdir().expect("tempdir");
     let rules_path = dir.path().join("rules.toml");
     std::fs::write(&rules_path, rules_text).expect("writing rules");
+    let started = std::time::Instant::now();
     let output = Command::new(env!("CARGO_BIN_EXE_logpulse"))
         .arg("replay")
         .arg("-r")
@@ -466,6 +467,11 @@ fn replay(rules_text: &str, stream: &str, input: &Path, expect_sums: bool) -> Re
         .arg(input)
         .output()
         .expect("running logpulse");
+    let elapsed = started.elapsed();
+    println!("logpulse replay -s {stream} {}: {:.2}s", input.display(), elapsed.as_secs_f64());
+    if let Ok(dump) = std::env::var("LOGHUB_KEEP_RULES") {
+        std::fs::write(Path::new(&dump).join(format!("{stream}.toml")), rules_text).expect("LOGHUB_KEEP_RULES");
+    }
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(
         output.status.success(),

@@ -134,9 +134,10 @@ impl Drop for Nginx {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
-        // A SIGKILLed master leaves its worker running; these pids were its children.
+        // A SIGKILLed master leaves its worker running; these pids were its children
+        // (the name check guards against the pid having been reused since).
         for w in workers {
-            if Path::new(&format!("/proc/{w}")).exists() {
+            if std::fs::read_to_string(format!("/proc/{w}/comm")).is_ok_and(|c| c.trim() == "nginx") {
                 let _ = Command::new("kill").args(["-KILL", &w.to_string()]).stderr(Stdio::null()).status();
             }
         }
