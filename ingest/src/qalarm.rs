@@ -258,18 +258,47 @@ enum Found {
 }
 
 /// Whether the map whose entries start at `bytes[pos]` has a key from [`FIELDS`].
-fn map_has_known_key(bytes: &[u8], count: usize, mut pos: usize) -> bool {
+fn map_has_known_key(bytes: &[u8], count: usize, pos: usize, strict: bool) -> bool {
+    let Some(keys) = map_keys(bytes, count, pos) else { return false };
+    if strict {
+        // Inside garbage, a truncated map header can swallow the start of the next
+        // event and still measure as a map with some known key; a real event has
+        // text keys only, its time and its project.
+        keys.all_text && keys.has_time && keys.has_project && keys.known >= 3
+    } else {
+        keys.known > 0
+    }
+}
+
+/// What the keys of an encoded map say about it.
+struct MapKeys {
+    /// How many keys are Qalarm field names.
+    known: usize,
+    /// Every key is a str or bin.
+    all_text: bool,
+    has_time: bool,
+    has_project: bool,
+}
+
+fn map_keys(bytes: &[u8], count: usize, mut pos: usize) -> Option<MapKeys> {
+    let mut keys = MapKeys { known: 0, all_text: true, has_time: false, has_project: false };
     for _ in 0..count {
-        let Ok((klen, _)) = value_len(&bytes[pos..], usize::MAX) else { return false };
-        let name = str_payload(&bytes[pos..pos + klen]);
-        if name.is_some_and(|name| FIELDS.iter().any(|f| f.as_bytes() == name)) {
-            return true;
+        let (klen, _) = value_len(&bytes[pos..], usize::MAX).ok()?;
+        match str_payload(&bytes[pos..pos + klen]) {
+            Some(name) => {
+                if FIELDS.iter().any(|f| f.as_bytes() == name) {
+                    keys.known += 1;
+                }
+                keys.has_time |= name == b"time";
+                keys.has_project |= name == b"project";
+            }
+            None => keys.all_text = false,
         }
         pos += klen;
-        let Ok((vlen, _)) = value_len(&bytes[pos..], usize::MAX) else { return false };
+        let (vlen, _) = value_len(&bytes[pos..], usize::MAX).ok()?;
         pos += vlen;
     }
-    false
+    Some(keys)
 }
 
 /// The payload of an encoded str or bin value (header skipped, nothing decoded);
@@ -327,7 +356,7 @@ fn probe_inner(bytes: &[u8], strict: bool, allow_batch: bool) -> Option<Found> {
     let cap = if strict && !batch { MAX_EVENT_ITEMS } else { usize::MAX };
     let (len, items) = value_len(bytes, cap).ok()?;
     if !batch {
-        if is_map(marker) && !map_has_known_key(bytes, count, first) {
+        if is_map(marker) && !map_has_known_key(bytes, count, first, strict) {
             return None;
         }
         // Text (UTF-8 continuation bytes are container markers) can hold byte runs that
@@ -447,7 +476,7 @@ impl Iterator for StreamDecoder<'_> {
                         Err(e) => e.describe(),
                         Ok(_) => "a MessagePack value that is not an event",
                     };
-                    let skip = (1..rest.len()).find(|&i| probe(&rest[i..], true).is_some()).unwrap_or(rest.len());
+                    let skip = (1..rest.len()).find(|&i| resync_point(&rest[i..])).unwrap_or(rest.len());
                     self.pos += skip;
                     return Some((
                         start,
@@ -459,6 +488,28 @@ impl Iterator for StreamDecoder<'_> {
                 }
             }
         }
+    }
+}
+
+/// Can decoding restart at `bytes[0]` after garbage? The value there must look
+/// like an event (strictly). A truncated map header in the garbage can swallow
+/// the start of the next event and still measure as an event-like map; such a
+/// map then has a key made of swallowed bytes, and it ends in the middle of the
+/// next event. So the value must also either be followed by the end of the
+/// input or by another event, or have nothing but Qalarm field names as keys
+/// (or be a compact array, whose shape was already checked).
+fn resync_point(bytes: &[u8]) -> bool {
+    let len = match probe(bytes, true) {
+        Some(Found::Event { len, .. }) | Some(Found::Batch { len, .. }) => len,
+        None => return false,
+    };
+    if len == bytes.len() || probe(&bytes[len..], false).is_some() {
+        return true;
+    }
+    match container_header(bytes) {
+        Some((marker, count, first)) if is_map(marker) => map_keys(bytes, count, first).is_some_and(|k| k.known == count),
+        Some(_) => true,
+        None => false,
     }
 }
 
