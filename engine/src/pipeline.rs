@@ -101,6 +101,10 @@ pub struct Engine {
     interner: Interner,
     /// Patterns matched by the current event.
     matched: Vec<u32>,
+    /// Per rule: a reusable capture buffer for its pattern.
+    captures: Vec<Option<Captures>>,
+    /// Per rule: a reusable capture buffer for its `{ after, before }` value.
+    value_captures: Vec<Option<Captures>>,
     /// Reused buffer for building group keys.
     key_buffer: String,
     /// Closed rows not yet taken.
@@ -118,6 +122,8 @@ impl Engine {
         let scratch = rules.streams.iter().map(|s| s.matcher.new_scratch()).collect();
         Self {
             windows: vec![RuleWindows::default(); rules.rules.len()],
+            captures: vec![None; rules.rules.len()],
+            value_captures: vec![None; rules.rules.len()],
             watermarks,
             scratch,
             interner: Interner::new(),
@@ -180,11 +186,11 @@ impl Engine {
         let matched = std::mem::take(&mut self.matched);
         for &pattern in &matched {
             let rule_id = stream.pattern_rules[pattern as usize];
-            late |= !self.apply_rule(rule_id, event, text, host, &mut host_id, ts);
+            late |= !self.apply_rule(&rules, rule_id, event, text, host, &mut host_id, ts);
         }
         self.matched = matched;
         for &rule_id in &stream.unconditional_rules {
-            late |= !self.apply_rule(rule_id, event, text, host, &mut host_id, ts);
+            late |= !self.apply_rule(&rules, rule_id, event, text, host, &mut host_id, ts);
         }
         if late {
             self.stats.late_events += 1;
@@ -195,8 +201,17 @@ impl Engine {
 
     /// Applies one rule that matched (or has no pattern); false when late.
     #[inline]
-    fn apply_rule(&mut self, rule_id: RuleId, event: &Event<'_>, text: &str, host: &str, host_id: &mut Option<u32>, ts: i64) -> bool {
-        let rules = Arc::clone(&self.rules);
+    #[allow(clippy::too_many_arguments)]
+    fn apply_rule(
+        &mut self,
+        rules: &RuleSet,
+        rule_id: RuleId,
+        event: &Event<'_>,
+        text: &str,
+        host: &str,
+        host_id: &mut Option<u32>,
+        ts: i64,
+    ) -> bool {
         let rule = &rules.rules[rule_id];
         let stream = &rules.streams[rule.stream];
         let pattern = rule.pattern.map(|p| stream.matcher.pattern(p));
@@ -208,11 +223,13 @@ impl Engine {
                     on_time &= self.count_occurrence(rule_id, rule, event, text, Some(&caps), host, host_id, ts, 1);
                 }
             } else {
-                let mut caps = regex.create_captures();
+                // One reusable capture buffer per rule: no allocation per line.
+                let mut caps = self.captures[rule_id].take().unwrap_or_else(|| regex.create_captures());
                 regex.captures(text, &mut caps);
                 if caps.is_match() {
                     on_time = self.count_occurrence(rule_id, rule, event, text, Some(&caps), host, host_id, ts, 1);
                 }
+                self.captures[rule_id] = Some(caps);
             }
             on_time
         } else {
@@ -250,9 +267,11 @@ impl Engine {
                         .and_then(|c| c.get_group(*g))
                         .and_then(|span| text[span.range()].parse::<f64>().ok()),
                     ValueSource::Between(regex) => {
-                        let mut c = regex.create_captures();
+                        let mut c = self.value_captures[rule_id].take().unwrap_or_else(|| regex.create_captures());
                         regex.captures(text, &mut c);
-                        c.get_group_by_name("value").and_then(|span| text[span.range()].parse::<f64>().ok())
+                        let v = c.get_group_by_name("value").and_then(|span| text[span.range()].parse::<f64>().ok());
+                        self.value_captures[rule_id] = Some(c);
+                        v
                     }
                 };
                 match v.filter(|v| v.is_finite()) {
