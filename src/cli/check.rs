@@ -47,6 +47,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
             let how = match stream.matcher.strategy(pattern) {
                 Strategy::ExactLiteral => "literal",
                 Strategy::LiteralThenVerify => "literal + verify",
+                Strategy::PrefixThenVerify => "prefix literal + verify from it",
                 Strategy::Always => "always checked",
             };
             writeln!(out, "      pattern {pattern}: rule {} ({how})", set.rules[rule].name)?;

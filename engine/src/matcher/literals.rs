@@ -20,6 +20,9 @@ pub struct RequiredLiterals {
     /// An occurrence of any literal is itself a match of the whole pattern,
     /// so no verification is needed.
     pub exact: bool,
+    /// Every match *starts* with one of the literals (they are the whole
+    /// pattern's prefixes), so verification can start at the first occurrence.
+    pub prefix: bool,
 }
 
 impl RequiredLiterals {
@@ -33,22 +36,22 @@ pub fn required_literals(hir: &Hir) -> Option<RequiredLiterals> {
     let mut extractor = Extractor::new();
     extractor.kind(ExtractKind::Prefix).limit_total(64).limit_class(8).limit_literal_len(32);
 
-    let mut best: Option<(Seq, bool)> = None;
+    let mut best: Option<(Seq, bool, bool)> = None;
     let whole = extractor.extract(hir);
     // Exact literals of the whole pattern mean "this literal is a full match",
     // which look-around assertions would break (`\berror\b` in "errors").
     let whole_is_exact = whole.is_exact() && hir.properties().look_set().is_empty();
-    consider(&mut best, whole, whole_is_exact);
+    consider(&mut best, whole, whole_is_exact, true);
 
     let mut pieces = Vec::new();
     concat_pieces(hir, &mut pieces);
     for piece in pieces {
-        consider(&mut best, extractor.extract(piece), false);
+        consider(&mut best, extractor.extract(piece), false, false);
     }
 
-    let (seq, exact) = best?;
+    let (seq, exact, prefix) = best?;
     let literals = seq.literals()?.iter().map(|l| l.as_bytes().to_vec()).collect();
-    Some(RequiredLiterals { literals, exact })
+    Some(RequiredLiterals { literals, exact, prefix })
 }
 
 /// The pieces of a top-level concatenation, looking through capture groups
@@ -77,7 +80,7 @@ fn concat_pieces<'h>(hir: &'h Hir, out: &mut Vec<&'h Hir>) {
     }
 }
 
-fn consider(best: &mut Option<(Seq, bool)>, seq: Seq, exact: bool) {
+fn consider(best: &mut Option<(Seq, bool, bool)>, seq: Seq, exact: bool, prefix: bool) {
     let Some(min_len) = seq.min_literal_len() else { return };
     if !seq.is_finite() || min_len == 0 {
         return;
@@ -85,7 +88,7 @@ fn consider(best: &mut Option<(Seq, bool)>, seq: Seq, exact: bool) {
     let count = seq.len().unwrap_or(usize::MAX);
     let better = match best {
         None => true,
-        Some((current, current_exact)) => {
+        Some((current, current_exact, _)) => {
             let current_min = current.min_literal_len().unwrap_or(0);
             let current_count = current.len().unwrap_or(usize::MAX);
             // Prefer longer literals, then fewer, then exactness (no verification).
@@ -94,7 +97,7 @@ fn consider(best: &mut Option<(Seq, bool)>, seq: Seq, exact: bool) {
         }
     };
     if better {
-        *best = Some((seq, exact));
+        *best = Some((seq, exact, prefix));
     }
 }
 

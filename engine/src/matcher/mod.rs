@@ -110,6 +110,9 @@ pub enum Strategy {
     ExactLiteral,
     /// A literal occurrence makes the pattern a candidate, verified by its regex.
     LiteralThenVerify,
+    /// Like `LiteralThenVerify`, but every match starts with a literal, so the
+    /// verification starts at the first occurrence instead of the line's start.
+    PrefixThenVerify,
     /// No usable literal: checked on every line by the fallback automaton.
     Always,
 }
@@ -123,6 +126,8 @@ pub struct Scratch {
     generation: u32,
     /// Candidates of the current line, before verification.
     candidates: Vec<u32>,
+    /// Per pattern: the earliest start of one of its literals in the current line.
+    first_start: Vec<usize>,
     /// Per fallback shard: its result buffer and lazy-DFA cache.
     fallback: Vec<(PatternSet, meta::Cache)>,
 }
@@ -176,7 +181,13 @@ impl MultiMatcher {
                     let required = required_literals(&hir);
                     match required {
                         Some(req) if req.min_len() >= config.min_literal_len => {
-                            let strategy = if req.exact { Strategy::ExactLiteral } else { Strategy::LiteralThenVerify };
+                            let strategy = if req.exact {
+                                Strategy::ExactLiteral
+                            } else if req.prefix {
+                                Strategy::PrefixThenVerify
+                            } else {
+                                Strategy::LiteralThenVerify
+                            };
                             (CompiledPattern::Regex(regex), req.literals, strategy)
                         }
                         _ => {
@@ -258,6 +269,7 @@ impl MultiMatcher {
             seen: vec![0; self.patterns.len()],
             generation: 0,
             candidates: Vec::new(),
+            first_start: vec![0; self.patterns.len()],
             fallback: self.fallback.iter().map(|f| (PatternSet::new(f.ids.len()), f.regex.create_cache())).collect(),
         }
     }
@@ -283,6 +295,11 @@ impl MultiMatcher {
                     if *slot != generation {
                         *slot = generation;
                         scratch.candidates.push(p);
+                        scratch.first_start[p as usize] = m.start();
+                    } else {
+                        // Overlapping matches come in order of their end, not their start.
+                        let first = &mut scratch.first_start[p as usize];
+                        *first = (*first).min(m.start());
                     }
                 }
             }
@@ -290,6 +307,10 @@ impl MultiMatcher {
         for &p in &scratch.candidates {
             let ok = match self.strategies[p as usize] {
                 Strategy::ExactLiteral => true,
+                Strategy::PrefixThenVerify => match &self.patterns[p as usize] {
+                    CompiledPattern::Regex(r) => r.is_match(Input::new(hay).range(scratch.first_start[p as usize]..)),
+                    literal => literal.is_match(hay),
+                },
                 _ => self.patterns[p as usize].is_match(hay),
             };
             if ok {
@@ -312,7 +333,7 @@ impl MultiMatcher {
         MatcherSummary {
             patterns: self.patterns.len(),
             exact_literal: count(Strategy::ExactLiteral),
-            verified: count(Strategy::LiteralThenVerify),
+            verified: count(Strategy::LiteralThenVerify) + count(Strategy::PrefixThenVerify),
             always: count(Strategy::Always),
             literals: self.literal_count,
             literal_scan_bytes: self.literal_scan.as_ref().map_or(0, |ac| ac.memory_usage()),

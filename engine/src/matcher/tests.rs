@@ -22,7 +22,7 @@ fn mixes_literals_regexes_and_fallback() {
         PatternSpec::Regex(r"(?i)\b(error|fatal)\b".into()),
     ]);
     assert_eq!(m.strategy(0), super::Strategy::ExactLiteral);
-    assert_eq!(m.strategy(1), super::Strategy::LiteralThenVerify);
+    assert!(matches!(m.strategy(1), super::Strategy::LiteralThenVerify | super::Strategy::PrefixThenVerify));
     assert_eq!(m.strategy(2), super::Strategy::Always);
     assert_eq!(find(&m, "Invalid user bob from 1.2.3.4"), vec![0]);
     assert_eq!(find(&m, "Failed password for root from 10.0.0.1 port 22"), vec![1]);
@@ -30,6 +30,17 @@ fn mixes_literals_regexes_and_fallback() {
     assert_eq!(find(&m, "errors are not error-free"), vec![3]);
     assert_eq!(find(&m, "errors"), Vec::<u32>::new());
     assert_eq!(find(&m, ""), Vec::<u32>::new());
+}
+
+#[test]
+fn prefix_verification_starts_at_the_earliest_literal() {
+    // Both literals of pattern 0 are prefixes; the shorter one ends first but
+    // starts later, so the earliest start must be tracked, not the first reported.
+    let m = matcher(&[PatternSpec::Regex(r"(abcd|cd)\d".into())]);
+    assert_eq!(m.strategy(0), super::Strategy::PrefixThenVerify);
+    assert_eq!(find(&m, "abcd1"), vec![0]);
+    assert_eq!(find(&m, "abcdx cd2"), vec![0]);
+    assert_eq!(find(&m, "abcdx cdy"), Vec::<u32>::new());
 }
 
 #[test]
