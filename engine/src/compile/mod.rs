@@ -778,7 +778,8 @@ impl Compiler {
         let field = |n: &str| fields.iter().position(|f| f == n);
         let status = field("status");
         // (metric, value field, filter on status)
-        let metrics: [(&str, Option<&str>, Option<(f64, f64)>); 5] = [
+        type Metric<'a> = (&'a str, Option<&'a str>, Option<(f64, f64)>);
+        let metrics: [Metric; 5] = [
             ("requests", None, None),
             ("request_time", Some("request_time"), None),
             ("status_499", None, Some((499.0, 499.0))),

@@ -165,7 +165,7 @@ fn oversized_regex_is_refused() {
     let started = std::time::Instant::now();
     let (line, _, msg) = first_error("\n[[rule]]\nname = 'huge'\nstream = 'app'\nregex = '(\\w{1000}){1000}'\n");
     assert_eq!(line, 5);
-    assert!(msg.contains("rule 'huge'") && msg.contains("size limit"), "{msg}");
+    assert!(msg.contains("rule 'huge'") && msg.contains("limit of 10 MiB"), "{msg}");
     assert!(started.elapsed().as_secs() < 10);
 }
 

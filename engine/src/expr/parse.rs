@@ -7,13 +7,10 @@ use std::collections::HashMap;
 use std::fmt;
 
 use regex_automata::meta::Regex;
-use regex_automata::util::syntax;
 
 use super::lex::{KEYWORDS, Lexer, Tok, Token, err, quote};
 use super::{ExprError, MAX_DEPTH};
 
-const NEST_LIMIT: u32 = 100;
-const NFA_SIZE_LIMIT: usize = 10 << 20;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum CmpOp {
@@ -171,22 +168,9 @@ pub fn parse(src: &str) -> Result<Expr, ExprError> {
     Ok(Expr { root, idents: p.idents })
 }
 
+/// `matches` regexes are built like rule patterns: same dialect, same size limits.
 pub(super) fn compile_regex(pattern: &str) -> Result<Regex, String> {
-    Regex::builder()
-        .syntax(syntax::Config::new().nest_limit(NEST_LIMIT))
-        .configure(Regex::config().nfa_size_limit(Some(NFA_SIZE_LIMIT)))
-        .build(pattern)
-        .map_err(|e| {
-            // The error's own Display is "error parsing pattern 0"; the detail is inside.
-            if let Some(limit) = e.size_limit() {
-                return format!("too big (it compiles to more than the limit of {} MiB)", limit >> 20);
-            }
-            match e.syntax_error() {
-                Some(regex_syntax::Error::Parse(p)) => p.kind().to_string(),
-                Some(regex_syntax::Error::Translate(t)) => t.kind().to_string(),
-                _ => e.to_string(),
-            }
-        })
+    crate::matcher::compile_regex(pattern, &crate::matcher::MatcherConfig::default()).map_err(|(message, _)| message)
 }
 
 struct Parser<'s> {

@@ -74,6 +74,7 @@ pub struct BuildError {
 
 /// The compiled form of one pattern, used to verify, count and capture.
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // one per pattern, built once: boxing would only add a hop on the hot path
 pub enum CompiledPattern {
     Literal(memmem::Finder<'static>),
     Regex(Regex),
@@ -397,7 +398,7 @@ pub fn build_regex(hirs: &[regex_syntax::hir::Hir], kind: MatchKind, config: &Ma
         .syntax(syntax::Config::new().nest_limit(config.nest_limit))
         .build_many_from_hir(hirs)
         .map_err(|e| match e.size_limit() {
-            Some(limit) => format!("pattern is too big: it compiles past the {limit}-byte size limit"),
+            Some(limit) => format!("too big (it compiles to more than the limit of {} MiB)", limit >> 20),
             None => e.to_string(),
         })
 }
