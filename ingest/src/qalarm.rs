@@ -656,7 +656,14 @@ fn write_json(out: &mut String, v: &ValueRef<'_>) {
                 match k {
                     ValueRef::String(s) => write_json_str(out, &String::from_utf8_lossy(s.as_bytes())),
                     ValueRef::Binary(b) => write_json_str(out, &String::from_utf8_lossy(b)),
-                    other => write_json_str(out, &to_json(other)),
+                    // JSON keys are strings. A container key is named, not rendered:
+                    // rendering it and then escaping it again at every level of a
+                    // chain of map keys doubles the text per level (found by fuzzing:
+                    // 84 bytes of input became gigabytes).
+                    ValueRef::Map(_) => out.push_str("\"<map>\""),
+                    ValueRef::Array(_) => out.push_str("\"<array>\""),
+                    ValueRef::Ext(..) => out.push_str("\"<ext>\""),
+                    scalar => write_json_str(out, &to_json(scalar)),
                 }
                 out.push(':');
                 write_json(out, val);
@@ -1035,6 +1042,21 @@ mod tests {
             any::<u8>().prop_filter("no container markers", |b| !matches!(b, 0x80..=0x9f | 0xdc..=0xdf)),
             0..40,
         )
+    }
+
+    #[test]
+    fn nested_map_keys_stay_linear() {
+        // {"time": 1700000000, "message": {{...{nil: nil}...: nil}: nil}}, 32 levels
+        // (fuzzing found it: each level used to re-escape the rendered level inside).
+        let mut bytes = vec![0x82, 0xa4, b't', b'i', b'm', b'e', 0xce, 0x65, 0x53, 0xf1, 0x00, 0xa7];
+        bytes.extend_from_slice(b"message");
+        bytes.extend(std::iter::repeat_n(0x81, 32));
+        bytes.extend(std::iter::repeat_n(0xc0, 33));
+        let started = std::time::Instant::now();
+        let event = decode_event(&bytes).expect("an event with a strange message");
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        assert!(event.text.len() < 1000, "{}", event.text.len());
+        assert!(event.text.starts_with("{\"<map>\":"), "{}", event.text);
     }
 
     proptest! {
