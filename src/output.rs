@@ -29,6 +29,17 @@ pub fn sort_aggregates(batches: &[RecordBatch]) -> anyhow::Result<RecordBatch> {
     Ok(take_record_batch(&batch, &indices)?)
 }
 
+/// A float as people read it: rounded to 12 significant digits, so that sums
+/// of decimal inputs print `4.419`, not `4.418999999999992` (the error of
+/// adding 1,199 binary fractions), then in the shortest form that reads back.
+pub fn float_text(v: f64) -> String {
+    if !v.is_finite() {
+        return v.to_string();
+    }
+    let rounded: f64 = format!("{v:.11e}").parse().unwrap_or(v);
+    rounded.to_string()
+}
+
 pub fn write_aggregates_csv(batch: &RecordBatch, out: impl Write) -> anyhow::Result<()> {
     let mut w = csv::Writer::from_writer(out);
     w.write_record(["rule", "window_start", "window_end", "host", "key", "count", "sum", "min", "max"])?;
@@ -41,7 +52,7 @@ pub fn write_aggregates_csv(batch: &RecordBatch, out: impl Write) -> anyhow::Res
     let count = col("count").as_primitive::<UInt64Type>();
     let floats = ["sum", "min", "max"].map(|n| col(n).as_primitive::<Float64Type>());
     for row in 0..batch.num_rows() {
-        let f = |i: usize| if floats[i].is_null(row) { String::new() } else { floats[i].value(row).to_string() };
+        let f = |i: usize| if floats[i].is_null(row) { String::new() } else { float_text(floats[i].value(row)) };
         w.write_record([
             rule.value(row).to_string(),
             rfc3339_ms(start.value(row)),
@@ -57,4 +68,19 @@ pub fn write_aggregates_csv(batch: &RecordBatch, out: impl Write) -> anyhow::Res
     }
     w.flush()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_print_rounded_to_twelve_digits() {
+        assert_eq!(float_text(4.418999999999992), "4.419");
+        assert_eq!(float_text(5.890000000000001), "5.89");
+        assert_eq!(float_text(42.0), "42");
+        assert_eq!(float_text(0.000123456789012345), "0.000123456789012");
+        assert_eq!(float_text(-1.5), "-1.5");
+        assert_eq!(float_text(1e21), "1000000000000000000000");
+    }
 }
