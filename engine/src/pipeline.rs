@@ -194,8 +194,7 @@ impl Engine {
         }
         if late {
             self.stats.late_events += 1;
-            let sample = text.as_bytes().to_vec();
-            self.record_error(stream_id, source(), ErrorReason::Late, &sample, meta.now_ms);
+            self.record_error(stream_id, source(), ErrorReason::Late, text.as_bytes(), meta.now_ms);
         }
     }
 
@@ -290,13 +289,13 @@ impl Engine {
             0
         } else {
             self.key_buffer.clear();
+            let slots = RuleSlots { slots: &[], event, text, caps, host, value };
             for (i, (name, slot)) in rule.key_parts.iter().enumerate() {
                 if i > 0 {
                     self.key_buffer.push(',');
                 }
                 self.key_buffer.push_str(name);
                 self.key_buffer.push('=');
-                let slots = RuleSlots { slots: &[], event, text, caps, host, value };
                 if let Some(v) = slots.text_of(*slot) {
                     self.key_buffer.push_str(v);
                 }

@@ -54,11 +54,14 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         (Box::new(file), len, args.input.clone())
     };
 
-    let mut engine = Engine::new(Arc::clone(&set));
-    let mut batches: Vec<RecordBatch> = Vec::new();
-    let mut progress = Progress::new(total_bytes);
+    let mut run = Run {
+        engine: Engine::new(Arc::clone(&set)),
+        batches: Vec::new(),
+        progress: Progress::new(total_bytes),
+        records: 0,
+        now: now_ms(),
+    };
     let stream = &set.streams[stream_id];
-    let mut records: u64 = 0;
     let bytes_read: u64;
 
     if let Decoder::Qalarm = stream.decoder {
@@ -66,57 +69,45 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         let mut reader = reader;
         reader.read_to_end(&mut bytes).with_context(|| format!("reading {source_name}"))?;
         bytes_read = bytes.len() as u64;
-        let mut now = now_ms();
         for (offset, result) in ingest::qalarm::StreamDecoder::new(&bytes) {
-            if records.is_multiple_of(CLOCK_EVERY) {
-                now = now_ms();
-            }
-            records += 1;
+            let now = run.next_record();
             match result {
                 Ok(event) => {
                     let meta = RecordMeta { lane: 0, default_host: &host, default_time_ms: now, now_ms: now };
-                    engine.process(stream_id, &event, &meta, || format!("{source_name}@{offset}"));
+                    run.engine.process(stream_id, &event, &meta, || format!("{source_name}@{offset}"));
                 }
                 Err(e) => {
                     let end = (offset + ingest::error::SAMPLE_BYTES).min(bytes.len());
-                    engine.record_error(stream_id, format!("{source_name}@{offset}"), e.reason, &bytes[offset..end], now);
+                    let source = format!("{source_name}@{offset}");
+                    run.engine.record_error(stream_id, source, e.reason, &bytes[offset..end], now);
                 }
             }
-            if records.is_multiple_of(ADVANCE_EVERY) {
-                engine.advance(None);
-                batches.extend(engine.take_closed());
-                progress.update(offset as u64, records);
-            }
+            run.after_record(offset as u64);
         }
     } else {
         let mut lines = LineReader::new(reader, stream.max_line_bytes);
-        let mut now = now_ms();
-        loop {
-            if records.is_multiple_of(CLOCK_EVERY) {
-                now = now_ms();
-            }
-            let Some(line) = lines.next_line().with_context(|| format!("reading {source_name}"))? else { break };
-            records += 1;
+        while let Some(line) = lines.next_line().with_context(|| format!("reading {source_name}"))? {
+            let now = run.next_record();
             match line {
                 Line::Text { number, text } => match stream.decode_line(text) {
                     Ok(event) => {
                         let meta = RecordMeta { lane: 0, default_host: &host, default_time_ms: now, now_ms: now };
-                        engine.process(stream_id, &event, &meta, || format!("{source_name}:{number}"));
+                        run.engine.process(stream_id, &event, &meta, || format!("{source_name}:{number}"));
                     }
-                    Err(e) => engine.record_error(stream_id, format!("{source_name}:{number}"), e.reason, text.as_bytes(), now),
+                    Err(e) => {
+                        let source = format!("{source_name}:{number}");
+                        run.engine.record_error(stream_id, source, e.reason, text.as_bytes(), now)
+                    }
                 },
                 Line::Bad { number, reason, sample } => {
-                    engine.record_error(stream_id, format!("{source_name}:{number}"), reason, sample.as_bytes(), now)
+                    run.engine.record_error(stream_id, format!("{source_name}:{number}"), reason, sample.as_bytes(), now)
                 }
             }
-            if records.is_multiple_of(ADVANCE_EVERY) {
-                engine.advance(None);
-                batches.extend(engine.take_closed());
-                progress.update(lines.bytes_read(), records);
-            }
+            run.after_record(lines.bytes_read());
         }
         bytes_read = lines.bytes_read();
     }
+    let Run { mut engine, mut batches, mut progress, records, .. } = run;
     engine.finish();
     batches.extend(engine.take_closed());
     progress.finish(bytes_read, records);
@@ -126,6 +117,39 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     crate::output::write_aggregates_csv(&sorted, BufWriter::with_capacity(1 << 16, stdout))?;
     summarize_errors(&mut engine, records);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The replay's per-record cadence: one clock reading per [`CLOCK_EVERY`]
+/// records, and closed windows collected every [`ADVANCE_EVERY`].
+struct Run {
+    engine: Engine,
+    /// Closed windows taken from the engine so far.
+    batches: Vec<RecordBatch>,
+    progress: Progress,
+    /// Records seen, good and bad.
+    records: u64,
+    /// The read time given to records without their own time.
+    now: i64,
+}
+
+impl Run {
+    /// Counts a record and returns the read time to give it.
+    fn next_record(&mut self) -> i64 {
+        if self.records.is_multiple_of(CLOCK_EVERY) {
+            self.now = now_ms();
+        }
+        self.records += 1;
+        self.now
+    }
+
+    /// Closes the windows the watermark passed, now and then; `position` is in input bytes.
+    fn after_record(&mut self, position: u64) {
+        if self.records.is_multiple_of(ADVANCE_EVERY) {
+            self.engine.advance(None);
+            self.batches.extend(self.engine.take_closed());
+            self.progress.update(position, self.records);
+        }
+    }
 }
 
 /// One line per reason with a count and the first example, on stderr.

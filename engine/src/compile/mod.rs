@@ -274,11 +274,7 @@ impl Compiler {
                 Ok(m) => m,
                 Err(BuildError { pattern, message, offset }) => {
                     let (file, span, name) = &spans[pattern.min(spans.len().saturating_sub(1))];
-                    let e = match offset {
-                        Some(o) => file.error_inside_string(span.clone(), o, format!("rule '{name}': bad regex: {message}")),
-                        None => file.error_in(span.clone(), format!("rule '{name}': bad regex: {message}")),
-                    };
-                    self.errors.push(e);
+                    self.errors.push(bad_regex(file, span.clone(), offset, name, &message));
                     MultiMatcher::new(&[], &self.matcher_config).expect("empty matcher")
                 }
             };
@@ -584,16 +580,12 @@ impl Compiler {
             self.err(file, c.span(), format!("rule '{name}': count_repeats needs match or regex"));
         }
 
+        // Parsing is enough to know the capture names; the stream's matcher compiles the regex.
         let capture_names = match &pattern {
-            Some((PatternSpec::Regex(re), span)) => match matcher::compile_regex(re, &self.matcher_config) {
-                Ok(r) => r.group_info().pattern_names(regex_automata::PatternID::ZERO).enumerate()
-                    .filter_map(|(i, n)| n.map(|n| (n.to_string(), i))).collect::<Vec<_>>(),
+            Some((PatternSpec::Regex(re), span)) => match matcher::parse_hir(re, &self.matcher_config) {
+                Ok(hir) => matcher::capture_names(&hir),
                 Err((message, offset)) => {
-                    let e = match offset {
-                        Some(o) => file.error_inside_string(span.clone(), o, format!("rule '{name}': bad regex: {message}")),
-                        None => file.error_in(span.clone(), format!("rule '{name}': bad regex: {message}")),
-                    };
-                    self.errors.push(e);
+                    self.errors.push(bad_regex(file, span.clone(), offset, name, &message));
                     return Vec::new();
                 }
             },
@@ -869,6 +861,15 @@ impl Resolver<'_, '_> {
         names.extend(self.captures.iter().map(|(n, _)| n.as_str()));
         names.extend(self.stream.field_names.iter().map(String::as_str));
         format!("(known: {})", names.join(", "))
+    }
+}
+
+/// A rule's regex that does not parse or build, at the character when known.
+fn bad_regex(file: &SourceFile, span: Range<usize>, offset: Option<usize>, rule: &str, message: &str) -> RuleError {
+    let message = format!("rule '{rule}': bad regex: {message}");
+    match offset {
+        Some(o) => file.error_inside_string(span, o, message),
+        None => file.error_in(span, message),
     }
 }
 

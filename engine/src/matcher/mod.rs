@@ -383,6 +383,27 @@ pub fn parse_hir(pattern: &str, config: &MatcherConfig) -> Result<regex_syntax::
     })
 }
 
+/// The named capture groups of a parsed pattern, as (name, group index).
+pub fn capture_names(hir: &regex_syntax::hir::Hir) -> Vec<(String, usize)> {
+    use regex_syntax::hir::HirKind;
+    fn walk(hir: &regex_syntax::hir::Hir, out: &mut Vec<(String, usize)>) {
+        match hir.kind() {
+            HirKind::Capture(cap) => {
+                if let Some(name) = &cap.name {
+                    out.push((name.to_string(), cap.index as usize));
+                }
+                walk(&cap.sub, out);
+            }
+            HirKind::Concat(subs) | HirKind::Alternation(subs) => subs.iter().for_each(|h| walk(h, out)),
+            HirKind::Repetition(rep) => walk(&rep.sub, out),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(hir, &mut out);
+    out
+}
+
 /// Builds a regex under the configured size limits.
 pub fn build_regex(hirs: &[regex_syntax::hir::Hir], kind: MatchKind, config: &MatcherConfig) -> Result<Regex, String> {
     meta::Builder::new()
