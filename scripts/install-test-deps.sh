@@ -16,3 +16,8 @@ python3 -c 'import msgpack' 2>/dev/null || {
     echo "install-test-deps: pip install msgpack" >&2
     python3 -m pip install -q msgpack
 }
+# DuckDB: the independent Parquet reader the storage tests compare logpulse sql with.
+python3 -c 'import duckdb' 2>/dev/null || {
+    echo "install-test-deps: pip install duckdb" >&2
+    python3 -m pip install -q duckdb
+}

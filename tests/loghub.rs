@@ -44,6 +44,8 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+mod common;
+
 const CORPUS_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpora/loghub/");
 const WINDOW_SECS: i64 = 60;
 
@@ -464,6 +466,8 @@ fn replay(label: &str, rules_text: &str, stream: &str, input: &Path) -> Replay {
         .arg(stream)
         .arg("--host")
         .arg("not-this-host")
+        .arg("--out")
+        .arg(dir.path().join("data"))
         .arg(input)
         .output()
         .expect("running logpulse");
@@ -484,8 +488,11 @@ fn replay(label: &str, rules_text: &str, stream: &str, input: &Path) -> Replay {
     let mut counts = BTreeMap::new();
     let mut zero_rows = Vec::new();
     let mut previous: Option<(String, i64, String, String)> = None;
+    let mut totals = common::Totals::new();
+    let mut rows = 0;
     for record in reader.records() {
         let record = record.expect("replay CSV row");
+        rows += 1;
         let start = rfc3339_secs(&record[1]);
         let end = rfc3339_secs(&record[2]);
         assert_eq!(end - start, WINDOW_SECS, "window width in row {record:?}");
@@ -496,6 +503,7 @@ fn replay(label: &str, rules_text: &str, stream: &str, input: &Path) -> Replay {
             "sum/min/max of a counting rule: {record:?}"
         );
         let count: u64 = record[5].parse().unwrap_or_else(|e| panic!("count in {record:?}: {e}"));
+        totals.entry(record[0].to_string()).or_insert((0, None)).0 += count;
         let key: Key = (record[0].to_string(), start, record[3].to_string(), record[4].to_string());
         if let Some(prev) = &previous {
             assert!(
@@ -510,6 +518,8 @@ fn replay(label: &str, rules_text: &str, stream: &str, input: &Path) -> Replay {
             counts.insert(key, count);
         }
     }
+    // What `--out` stored reads back the same through logpulse sql and DuckDB.
+    common::assert_stored_totals(&dir.path().join("data"), &totals, rows);
     Replay { counts, zero_rows, stderr }
 }
 

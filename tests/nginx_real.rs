@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 use chrono::DateTime;
 use regex::Regex;
 
+mod common;
+
 const LOG_FORMAT: &str = r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" $request_time $upstream_response_time"#;
 const HOST: &str = "testhost";
 const CONNECTIONS: u64 = 4;
@@ -520,6 +522,21 @@ fn replay_matches_a_real_nginx_access_log() {
         replay_requests >= requests && replay_requests - requests <= CONNECTIONS,
         "nginx.requests over all windows is {replay_requests}, wrk counted {requests}"
     );
+
+    // (d) `replay --out` stores what it printed: logpulse sql and DuckDB read the same totals.
+    let data = dir.join("data");
+    let stored = run(Command::new(env!("CARGO_BIN_EXE_logpulse"))
+        .args(["replay", "-r"])
+        .arg(&rules)
+        .args(["-s", "nginx", "--host", HOST, "--out"])
+        .arg(&data)
+        .arg(&access_log));
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(stored.stdout.as_slice());
+    let csv_rows: Vec<Vec<String>> =
+        reader.records().map(|r| r.unwrap().iter().map(str::to_string).collect()).collect();
+    let totals = common::csv_totals(&csv_rows);
+    assert!(totals.get("nginx.request_time").is_some_and(|t| t.1.is_some()), "value rules stored with sums");
+    common::assert_stored_totals(&data, &totals, csv_rows.len() - 1);
 
     let windows: BTreeSet<i64> = expected.aggs.keys().map(|k| k.1).collect();
     eprintln!(

@@ -2,6 +2,7 @@
 
 mod check;
 mod replay;
+mod sql;
 
 use std::process::ExitCode;
 
@@ -25,11 +26,14 @@ enum Command {
     Replay(replay::ReplayArgs),
     /// Validate rule files and print what they compile to.
     Check(check::CheckArgs),
+    /// Query the tables and views of a data dir with read-only SQL.
+    Sql(sql::SqlArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Replay(args) => replay::run(args),
         Command::Check(args) => check::run(args),
+        Command::Sql(args) => sql::run(args),
     }
 }

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufWriter, Read};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -28,6 +29,13 @@ pub struct ReplayArgs {
     /// The host of the input when neither the records nor the stream name one (default: this machine's name).
     #[arg(long)]
     host: Option<String>,
+    /// Also write the tables (aggregates, qalarm_events, ingest_errors) as Parquet here.
+    #[arg(long = "out", value_name = "DATA_DIR")]
+    out: Option<PathBuf>,
+    /// Who wrote the rows, for idempotent re-runs (default: `replay-` and the input's file
+    /// name). Windows this producer already wrote to DATA_DIR are not written again.
+    #[arg(long, requires = "out")]
+    producer: Option<String>,
     /// Input file, or `-` for stdin.
     input: String,
 }
@@ -54,9 +62,22 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         (Box::new(file), len, args.input.clone())
     };
 
+    // Open (and recover) the store before the work, so that a bad data dir fails fast.
+    let store = match &args.out {
+        Some(dir) => Some(
+            sinks::ParquetStoreConfig::default()
+                .build(dir)
+                .map_err(|e| UsageError(format!("cannot use {} as a data dir: {e}", dir.display())))?,
+        ),
+        None => None,
+    };
+    let mut qalarm_events = (store.is_some() && matches!(set.streams[stream_id].decoder, Decoder::Qalarm))
+        .then(sinks::tables::QalarmEventsBuilder::default);
+
     let mut run = Run {
         engine: Engine::new(Arc::clone(&set)),
         batches: Vec::new(),
+        errors: Vec::new(),
         progress: Progress::new(total_bytes),
         records: 0,
         now: now_ms(),
@@ -75,6 +96,9 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
                 Ok(event) => {
                     let meta = RecordMeta { lane: 0, default_host: &host, default_time_ms: now, now_ms: now };
                     run.engine.process(stream_id, &event, &meta, || format!("{source_name}@{offset}"));
+                    if let Some(builder) = qalarm_events.as_mut() {
+                        builder.push(&event, event.time_ms.unwrap_or(now));
+                    }
                 }
                 Err(e) => {
                     let end = (offset + ingest::error::SAMPLE_BYTES).min(bytes.len());
@@ -107,16 +131,83 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         }
         bytes_read = lines.bytes_read();
     }
-    let Run { mut engine, mut batches, mut progress, records, .. } = run;
-    engine.finish();
-    batches.extend(engine.take_closed());
+    run.engine.finish();
+    let closed = run.engine.take_closed();
+    run.batches.extend(closed);
+    run.take_errors();
+    let Run { engine, batches, mut progress, records, errors, .. } = run;
     progress.finish(bytes_read, records);
 
     let sorted = crate::output::sort_aggregates(&batches)?;
+    if let (Some(store), Some(dir)) = (&store, &args.out) {
+        let producer = args.producer.clone().unwrap_or_else(|| default_producer(&args.input));
+        let tables = Tables { aggregates: std::slice::from_ref(&sorted), qalarm_events: qalarm_events.as_mut(), errors: &errors, records };
+        write_tables(store, &producer, tables).with_context(|| format!("writing {}", dir.display()))?;
+    }
     let stdout = std::io::stdout().lock();
     crate::output::write_aggregates_csv(&sorted, BufWriter::with_capacity(1 << 16, stdout))?;
-    summarize_errors(&mut engine, records);
+    summarize_errors(&engine, &errors, records);
     Ok(ExitCode::SUCCESS)
+}
+
+/// `replay-` and the input's file name (`replay-stdin` for `-`).
+fn default_producer(input: &str) -> String {
+    let name = if input == "-" {
+        "stdin".to_string()
+    } else {
+        std::path::Path::new(input).file_name().map_or_else(|| input.to_string(), |n| n.to_string_lossy().into_owned())
+    };
+    format!("replay-{name}")
+}
+
+/// What a replay hands the store.
+struct Tables<'a> {
+    aggregates: &'a [RecordBatch],
+    qalarm_events: Option<&'a mut sinks::tables::QalarmEventsBuilder>,
+    errors: &'a [ingest::IngestError],
+    /// Records read: the sequence range of the per-record tables is `(0, records]`.
+    records: u64,
+}
+
+/// One flush per table. The aggregates flush covers every window end up to the last
+/// one, so a re-run over the same input (after a crash, say) adds nothing.
+fn write_tables(store: &sinks::ParquetStore, producer: &str, tables: Tables<'_>) -> anyhow::Result<()> {
+    use arrow::array::AsArray;
+    use arrow::datatypes::TimestampMillisecondType;
+    use sinks::{SeqRange, Table};
+
+    let last_end = tables
+        .aggregates
+        .iter()
+        .filter_map(|b| {
+            arrow::compute::max(b.column_by_name("window_end")?.as_primitive::<TimestampMillisecondType>())
+        })
+        .max();
+    let records = i64::try_from(tables.records).unwrap_or(i64::MAX);
+    let mut flushes = Vec::new();
+    if let Some(hi) = last_end {
+        flushes.push((Table::Aggregates, SeqRange { lo: 0, hi }, tables.aggregates.to_vec()));
+    }
+    if let Some(builder) = tables.qalarm_events.filter(|b| !b.is_empty()) {
+        flushes.push((Table::QalarmEvents, SeqRange { lo: 0, hi: records }, vec![builder.finish()]));
+    }
+    if !tables.errors.is_empty() {
+        let mut builder = sinks::tables::IngestErrorsBuilder::default();
+        tables.errors.iter().for_each(|e| builder.push(e));
+        flushes.push((Table::IngestErrors, SeqRange { lo: 0, hi: records }, vec![builder.finish()]));
+    }
+    for (table, range, batches) in flushes {
+        let outcome = store.write(table, producer, range, &batches)?;
+        if outcome.rows_skipped > 0 {
+            eprintln!(
+                "logpulse: {} {table} rows were already in {} from producer '{producer}'; not written again \
+                 (use --producer or another data dir to keep both)",
+                outcome.rows_skipped,
+                store.data_dir().display()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// The replay's per-record cadence: one clock reading per [`CLOCK_EVERY`]
@@ -125,6 +216,8 @@ struct Run {
     engine: Engine,
     /// Closed windows taken from the engine so far.
     batches: Vec<RecordBatch>,
+    /// `ingest_errors` rows taken from the engine so far (at most [`MAX_ERROR_ROWS`]).
+    errors: Vec<ingest::IngestError>,
     progress: Progress,
     /// Records seen, good and bad.
     records: u64,
@@ -132,7 +225,15 @@ struct Run {
     now: i64,
 }
 
+/// The most `ingest_errors` rows a replay keeps (every error is still counted).
+const MAX_ERROR_ROWS: usize = 1_000_000;
+
 impl Run {
+    fn take_errors(&mut self) {
+        let room = MAX_ERROR_ROWS - self.errors.len();
+        self.errors.extend(self.engine.take_errors().into_iter().take(room));
+    }
+
     /// Counts a record and returns the read time to give it.
     fn next_record(&mut self) -> i64 {
         if self.records.is_multiple_of(CLOCK_EVERY) {
@@ -147,20 +248,20 @@ impl Run {
         if self.records.is_multiple_of(ADVANCE_EVERY) {
             self.engine.advance(None);
             self.batches.extend(self.engine.take_closed());
+            self.take_errors();
             self.progress.update(position, self.records);
         }
     }
 }
 
 /// One line per reason with a count and the first example, on stderr.
-fn summarize_errors(engine: &mut Engine, records: u64) {
-    let errors = engine.take_errors();
+fn summarize_errors(engine: &Engine, errors: &[ingest::IngestError], records: u64) {
     let stats = engine.stats();
     if stats.errors_by_reason.is_empty() {
         return;
     }
     let mut first: BTreeMap<ErrorReason, &ingest::IngestError> = BTreeMap::new();
-    for e in &errors {
+    for e in errors {
         first.entry(e.reason).or_insert(e);
     }
     let total: u64 = stats.errors_by_reason.values().sum();

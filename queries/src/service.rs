@@ -1,0 +1,203 @@
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::datasource::MemTable;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+use datafusion::execution::memory_pool::{GreedyMemoryPool, TrackConsumersPool};
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
+use futures::StreamExt;
+use sinks::{RecentBatches, Table};
+use tokio::sync::Semaphore;
+
+use crate::{QueryConfig, QueryError, views};
+
+/// The open windows of a running worker, for `live_aggregates`.
+pub trait LiveSource: Send + Sync {
+    /// The open windows' partial aggregates so far, in the `aggregates` schema.
+    fn live_aggregates(&self) -> Vec<RecordBatch>;
+}
+
+/// A query's answer.
+#[derive(Debug, Clone)]
+pub struct QueryResult {
+    pub schema: SchemaRef,
+    pub batches: Vec<RecordBatch>,
+}
+
+impl QueryResult {
+    pub fn num_rows(&self) -> usize {
+        self.batches.iter().map(RecordBatch::num_rows).sum()
+    }
+}
+
+/// Answers read-only SQL over one data dir (and, in a worker, the recent and open
+/// windows held in memory).
+pub struct QueryService {
+    /// Where the Parquet history is: `<data_dir>/<table>/...`.
+    data_dir: PathBuf,
+    config: QueryConfig,
+    /// The recent `aggregates` batches, when a worker keeps them; `None` reads all of
+    /// `aggregates` from Parquet.
+    recent: Option<Arc<Mutex<RecentBatches>>>,
+    /// The open windows, for `live_aggregates`; `None` leaves that table empty.
+    live: Option<Arc<dyn LiveSource>>,
+    /// Bounds the queries running at once.
+    permits: Arc<Semaphore>,
+}
+
+/// Where the parts of `aggregates` are registered when it is a union of memory and disk.
+const HISTORY: &str = "logpulse_internal.aggregates_history";
+const RECENT: &str = "logpulse_internal.aggregates_recent";
+
+impl QueryService {
+    pub fn new(data_dir: impl Into<PathBuf>, config: QueryConfig) -> Result<Self, QueryError> {
+        config.validate()?;
+        let permits = Arc::new(Semaphore::new(config.max_concurrent));
+        Ok(Self { data_dir: data_dir.into(), config, recent: None, live: None, permits })
+    }
+
+    pub fn with_recent(mut self, recent: Arc<Mutex<RecentBatches>>) -> Self {
+        self.recent = Some(recent);
+        self
+    }
+
+    pub fn with_live(mut self, live: Arc<dyn LiveSource>) -> Self {
+        self.live = Some(live);
+        self
+    }
+
+    pub fn config(&self) -> &QueryConfig {
+        &self.config
+    }
+
+    /// Runs one read-only statement under the configured limits.
+    pub async fn sql(&self, sql: &str) -> Result<QueryResult, QueryError> {
+        let limit = self.config.timeout;
+        tokio::time::timeout(limit, self.run(sql)).await.map_err(|_| QueryError::Timeout(limit))?
+    }
+
+    async fn run(&self, sql: &str) -> Result<QueryResult, QueryError> {
+        let _permit = self.permits.acquire().await.map_err(|e| QueryError::Execution(e.to_string()))?;
+        let ctx = self.context().await?;
+        let plan = ctx.state().create_logical_plan(sql).await?;
+        refuse_writes(&plan)?;
+        let frame = ctx.execute_logical_plan(plan).await?;
+        let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
+        let mut stream = frame.execute_stream().await?;
+        let mut batches = Vec::new();
+        let mut bytes = 0usize;
+        while let Some(batch) = stream.next().await {
+            let batch = batch?;
+            bytes += batch.get_array_memory_size();
+            if bytes > self.config.max_result_bytes {
+                return Err(QueryError::ResultTooLarge(self.config.max_result_bytes));
+            }
+            batches.push(batch);
+        }
+        Ok(QueryResult { schema, batches })
+    }
+
+    /// A fresh session for one query: its own memory pool, the tables as they are now.
+    async fn context(&self) -> Result<SessionContext, QueryError> {
+        let runtime = RuntimeEnvBuilder::new()
+            .with_memory_pool(Arc::new(TrackConsumersPool::new(
+                GreedyMemoryPool::new(self.config.memory_limit),
+                std::num::NonZeroUsize::new(3).expect("3 > 0"),
+            )))
+            .with_disk_manager_builder(DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled))
+            .build_arc()?;
+        let mut config = SessionConfig::new().with_information_schema(true).with_create_default_catalog_and_schema(true);
+        if self.config.target_partitions > 0 {
+            config = config.with_target_partitions(self.config.target_partitions);
+        }
+        let parquet = &mut config.options_mut().execution.parquet;
+        parquet.pushdown_filters = true;
+        parquet.reorder_filters = true;
+        parquet.enable_page_index = true;
+        let state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_runtime_env(runtime)
+            .with_default_features()
+            .build();
+        let ctx = SessionContext::new_with_state(state);
+
+        for table in [Table::Alerts, Table::QalarmEvents, Table::IngestErrors] {
+            ctx.register_table(table.name(), stored_table(&self.data_dir, table)?)?;
+        }
+        let history = stored_table(&self.data_dir, Table::Aggregates)?;
+        match &self.recent {
+            None => {
+                ctx.register_table("aggregates", history)?;
+            }
+            Some(recent) => {
+                let snapshot = recent.lock().unwrap_or_else(|p| p.into_inner()).snapshot();
+                ctx.sql("CREATE SCHEMA logpulse_internal").await?;
+                ctx.register_table(HISTORY, history)?;
+                let schema = Table::Aggregates.schema();
+                ctx.register_table(RECENT, Arc::new(MemTable::try_new(schema, vec![snapshot.batches])?))?;
+                let cut = format!("arrow_cast({}, 'Timestamp(Millisecond, Some(\"UTC\"))')", snapshot.cut_ms);
+                let union = format!(
+                    "CREATE VIEW aggregates AS
+                     SELECT * FROM {HISTORY} WHERE window_end <= {cut}
+                     UNION ALL
+                     SELECT * FROM {RECENT} WHERE window_end > {cut}"
+                );
+                ctx.sql(&union).await?;
+            }
+        }
+        let live = self.live.as_ref().map(|l| l.live_aggregates()).unwrap_or_default();
+        ctx.register_table("live_aggregates", Arc::new(MemTable::try_new(Table::Aggregates.schema(), vec![live])?))?;
+        for (name, query) in views::VIEWS {
+            ctx.sql(&format!("CREATE VIEW {name} AS {query}")).await?;
+        }
+        Ok(ctx)
+    }
+}
+
+/// The table's Parquet folder as a listing table, or an empty table when it has none yet.
+fn stored_table(data_dir: &Path, table: Table) -> Result<Arc<dyn datafusion::catalog::TableProvider>, QueryError> {
+    let dir = data_dir.join(table.name());
+    if !dir.is_dir() {
+        return Ok(Arc::new(MemTable::try_new(table.schema(), vec![vec![]])?));
+    }
+    let url = ListingTableUrl::parse(format!("{}/", dir.display()))?;
+    let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+    let config = ListingTableConfig::new(url).with_listing_options(options).with_schema(table.schema());
+    Ok(Arc::new(ListingTable::try_new(config)?))
+}
+
+/// Refuses anything but a query, naming what was refused.
+fn refuse_writes(plan: &LogicalPlan) -> Result<(), QueryError> {
+    let what = match plan {
+        LogicalPlan::Ddl(ddl) => Some(statement_name(ddl.name())),
+        LogicalPlan::Dml(dml) => Some(dml.op.to_string().to_uppercase()),
+        LogicalPlan::Copy(_) => Some("COPY".to_string()),
+        LogicalPlan::Statement(statement) => Some(statement_name(statement.name())),
+        _ => None,
+    };
+    if let Some(what) = what {
+        return Err(QueryError::ReadOnly(what));
+    }
+    // Anything of the kind nested inside (DataFusion's own visitor covers subqueries).
+    let read_only = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
+    read_only.verify_plan(plan).map_err(|e| QueryError::ReadOnly(e.strip_backtrace()))
+}
+
+/// `CreateExternalTable` -> `CREATE EXTERNAL TABLE`.
+fn statement_name(name: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_uppercase() && i > 0 {
+            out.push(' ');
+        }
+        out.push(c.to_ascii_uppercase());
+    }
+    out
+}

@@ -1,0 +1,239 @@
+//! The tables of DESIGN.md ("Tables"): their schemas, how each is laid out on disk, and
+//! builders for the rows that do not come from the engine's own batch builder.
+//!
+//! `aggregates` is built by the engine ([`engine::batch`]); its schema is taken from
+//! there so that there is one definition of it.
+
+use std::sync::{Arc, LazyLock};
+
+use datafusion::arrow::array::{ArrayBuilder, RecordBatch, StringBuilder, TimestampMillisecondBuilder};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use ingest::{Event, IngestError};
+
+/// One of the tables logpulse writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Table {
+    Aggregates,
+    Alerts,
+    QalarmEvents,
+    IngestErrors,
+}
+
+fn timestamp() -> DataType {
+    DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into()))
+}
+
+static ALERTS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        Field::new("alert", DataType::Utf8, false),
+        Field::new("rule", DataType::Utf8, false),
+        Field::new("host", DataType::Utf8, false),
+        Field::new("key", DataType::Utf8, false),
+        Field::new("state", DataType::Utf8, false),
+        Field::new("value", DataType::Float64, true),
+        Field::new("window_start", timestamp(), false),
+        Field::new("window_end", timestamp(), false),
+        Field::new("at", timestamp(), false),
+        Field::new("severity", DataType::Utf8, false),
+        Field::new("message", DataType::Utf8, false),
+    ]))
+});
+
+static QALARM_EVENTS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    let text = |name: &str| Field::new(name, DataType::Utf8, true);
+    Arc::new(Schema::new(vec![
+        Field::new("time", timestamp(), false),
+        text("project"),
+        text("module"),
+        text("code"),
+        text("env"),
+        text("message"),
+        text("server_ip"),
+        text("client_ip"),
+        text("script"),
+    ]))
+});
+
+static INGEST_ERRORS_SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+    Arc::new(Schema::new(vec![
+        Field::new("at", timestamp(), false),
+        Field::new("stream", DataType::Utf8, false),
+        Field::new("source", DataType::Utf8, false),
+        Field::new("reason", DataType::Utf8, false),
+        Field::new("sample", DataType::Utf8, false),
+    ]))
+});
+
+impl Table {
+    pub const ALL: [Table; 4] = [Table::Aggregates, Table::Alerts, Table::QalarmEvents, Table::IngestErrors];
+
+    /// The SQL name, which is also the folder under the data dir.
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::Aggregates => "aggregates",
+            Table::Alerts => "alerts",
+            Table::QalarmEvents => "qalarm_events",
+            Table::IngestErrors => "ingest_errors",
+        }
+    }
+
+    pub fn schema(self) -> SchemaRef {
+        match self {
+            Table::Aggregates => engine::batch::aggregates_schema(),
+            Table::Alerts => ALERTS_SCHEMA.clone(),
+            Table::QalarmEvents => QALARM_EVENTS_SCHEMA.clone(),
+            Table::IngestErrors => INGEST_ERRORS_SCHEMA.clone(),
+        }
+    }
+
+    /// The timestamp column whose hour picks a row's `date=/hour=` folder.
+    ///
+    /// For `aggregates` it is `window_start`, so that all rows of one window land in one
+    /// file of a flush and a reader sees a window whole or not at all.
+    pub fn partition_column(self) -> &'static str {
+        match self {
+            Table::Aggregates => "window_start",
+            Table::Alerts => "window_end",
+            Table::QalarmEvents => "time",
+            Table::IngestErrors => "at",
+        }
+    }
+
+    /// The sort order of rows inside each file, chosen for the dashboard queries:
+    /// `aggregates` by (rule, host, window_start) so that a rule's rows are contiguous and,
+    /// inside a rule, one host's rows are, which makes page statistics prune both.
+    pub fn sort_columns(self) -> &'static [&'static str] {
+        match self {
+            Table::Aggregates => &["rule", "host", "window_start", "key"],
+            Table::Alerts => &["alert", "window_end", "host", "key"],
+            Table::QalarmEvents => &["time"],
+            Table::IngestErrors => &["at"],
+        }
+    }
+
+    /// The column that orders a producer's rows across flushes (a timestamp), when there
+    /// is one: rows of a re-emitted flush at or below the durable high-water mark are
+    /// dropped row by row. Tables without one are deduplicated per whole flush.
+    pub fn seq_column(self) -> Option<&'static str> {
+        match self {
+            Table::Aggregates | Table::Alerts => Some("window_end"),
+            Table::QalarmEvents | Table::IngestErrors => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Table {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Builds `ingest_errors` rows.
+#[derive(Default)]
+pub struct IngestErrorsBuilder {
+    at: TimestampMillisecondBuilder,
+    stream: StringBuilder,
+    source: StringBuilder,
+    reason: StringBuilder,
+    sample: StringBuilder,
+}
+
+impl IngestErrorsBuilder {
+    pub fn push(&mut self, error: &IngestError) {
+        self.at.append_value(error.at_ms);
+        self.stream.append_value(&error.stream);
+        self.source.append_value(&error.source);
+        self.reason.append_value(error.reason.as_str());
+        self.sample.append_value(&error.sample);
+    }
+
+    pub fn len(&self) -> usize {
+        self.at.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn finish(&mut self) -> RecordBatch {
+        let columns = vec![
+            Arc::new(self.at.finish().with_timezone("UTC")) as _,
+            Arc::new(self.stream.finish()) as _,
+            Arc::new(self.source.finish()) as _,
+            Arc::new(self.reason.finish()) as _,
+            Arc::new(self.sample.finish()) as _,
+        ];
+        RecordBatch::try_new(Table::IngestErrors.schema(), columns).expect("columns match the ingest_errors schema")
+    }
+}
+
+/// Builds `qalarm_events` rows from decoded Qalarm events (fields in
+/// [`ingest::qalarm::FIELDS`] order).
+pub struct QalarmEventsBuilder {
+    time: TimestampMillisecondBuilder,
+    /// One builder per text column, in schema order (every field but `time`).
+    text: Vec<StringBuilder>,
+}
+
+impl Default for QalarmEventsBuilder {
+    fn default() -> Self {
+        Self { time: TimestampMillisecondBuilder::new(), text: (0..8).map(|_| StringBuilder::new()).collect() }
+    }
+}
+
+/// Where each text column of `qalarm_events` is in [`ingest::qalarm::FIELDS`].
+const QALARM_TEXT_COLUMNS: [&str; 8] =
+    ["project", "module", "code", "env", "message", "server_ip", "client_ip", "script"];
+
+impl QalarmEventsBuilder {
+    /// Adds one event; `time_ms` is the event time the engine used.
+    pub fn push(&mut self, event: &Event<'_>, time_ms: i64) {
+        self.time.append_value(time_ms);
+        for (builder, name) in self.text.iter_mut().zip(QALARM_TEXT_COLUMNS) {
+            let index = ingest::qalarm::FIELDS.iter().position(|f| *f == name).expect("a Qalarm field");
+            match event.fields.get(index).and_then(Option::as_ref) {
+                Some(value) => builder.append_value(value.text()),
+                None => builder.append_null(),
+            }
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.time.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn finish(&mut self) -> RecordBatch {
+        let mut columns = vec![Arc::new(self.time.finish().with_timezone("UTC")) as _];
+        columns.extend(self.text.iter_mut().map(|b| Arc::new(b.finish()) as _));
+        RecordBatch::try_new(Table::QalarmEvents.schema(), columns).expect("columns match the qalarm_events schema")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qalarm_text_columns_are_the_schema_after_time() {
+        let schema = Table::QalarmEvents.schema();
+        let names: Vec<&str> = schema.fields().iter().skip(1).map(|f| f.name().as_str()).collect();
+        assert_eq!(names, QALARM_TEXT_COLUMNS);
+    }
+
+    #[test]
+    fn every_table_names_existing_columns() {
+        for table in Table::ALL {
+            let schema = table.schema();
+            let mut columns: Vec<&str> = table.sort_columns().to_vec();
+            columns.push(table.partition_column());
+            columns.extend(table.seq_column());
+            for column in columns {
+                assert!(schema.index_of(column).is_ok(), "{table}: {column}");
+            }
+        }
+    }
+}
