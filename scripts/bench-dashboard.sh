@@ -13,8 +13,8 @@ cd "$(dirname "$0")/.."
 DATA=${1:-target/bench-dashboard}
 RUNS=${2:-7}
 python3 -c 'import duckdb' 2>/dev/null || pip install --quiet duckdb
-cargo build --release -q -p sinks --example gen_aggregates
-cargo build --release -q -p queries --example dashboard_bench
+# --workspace, like scripts/test.sh: the same feature set, so DataFusion is built once.
+cargo build --release -q --workspace --examples
 if [ ! -d "$DATA/aggregates" ]; then
   echo "generating $DATA ..." >&2
   target/release/examples/gen_aggregates "$DATA" 24 1000 20
