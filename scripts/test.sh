@@ -6,7 +6,7 @@ scripts/install-test-deps.sh
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
-cargo test --workspace --release --all-targets "$@" 2>&1 | tee "$log" || status=$?
+cargo test --workspace --profile ci --all-targets "$@" 2>&1 | tee "$log" || status=$?
 # One closing line for the whole run (cargo prints one per test binary, the last
 # of which may be an empty doc-test binary).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
