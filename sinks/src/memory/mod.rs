@@ -26,7 +26,7 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields, default)]
 pub struct RetentionConfig {
     /// Keep rows whose `window_end` is within this of the newest one.
-    #[serde(deserialize_with = "duration")]
+    #[serde(deserialize_with = "crate::duration")]
     pub max_age: Duration,
     /// Keep at most this many bytes of Arrow buffers.
     pub max_bytes: usize,
@@ -36,11 +36,6 @@ impl Default for RetentionConfig {
     fn default() -> Self {
         Self { max_age: Duration::from_secs(6 * 3600), max_bytes: 256 << 20 }
     }
-}
-
-fn duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    let text = String::deserialize(d)?;
-    humantime::parse_duration(&text).map_err(serde::de::Error::custom)
 }
 
 impl RetentionConfig {

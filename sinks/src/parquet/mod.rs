@@ -84,7 +84,7 @@ pub struct ParquetStoreConfig {
     /// An hour folder is compacted once it holds at least this many files...
     pub compact_min_files: usize,
     /// ...and no file has arrived in it for this long.
-    #[serde(with = "humantime_serde_compat")]
+    #[serde(deserialize_with = "crate::duration")]
     pub compact_quiet: Duration,
 }
 
@@ -100,18 +100,6 @@ impl Default for ParquetStoreConfig {
             compact_min_files: 4,
             compact_quiet: Duration::from_secs(120),
         }
-    }
-}
-
-/// `"2m"`-style durations in config files.
-mod humantime_serde_compat {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer};
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let text = String::deserialize(d)?;
-        humantime::parse_duration(&text).map_err(serde::de::Error::custom)
     }
 }
 

@@ -262,6 +262,9 @@ fn bad_config_and_schema_are_refused() {
     assert!(ParquetStoreConfig { compression: "lzma".into(), ..Default::default() }.build(dir.path()).is_err());
     let config: Result<ParquetStoreConfig, _> = toml_like("{\"row_group_rows\": 5, \"bogus\": 1}");
     assert!(config.is_err(), "unknown keys refused");
+    let config = toml_like(r#"{"compact_quiet": "5m", "compression": "snappy"}"#).unwrap();
+    assert_eq!((config.compact_quiet, config.compression.as_str()), (Duration::from_secs(300), "snappy"));
+    assert!(toml_like(r#"{"compact_quiet": "soon"}"#).is_err());
     let store = ParquetStoreConfig::default().build(dir.path()).unwrap();
     let wrong = aggregates(&["r"], 0..1, &["a"]);
     let err = store.write(Table::Alerts, "p", SeqRange { lo: 0, hi: 1 }, &[wrong]).unwrap_err();
