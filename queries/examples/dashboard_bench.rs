@@ -44,7 +44,10 @@ fn main() {
     let list: Vec<serde_json::Value> =
         serde_json::from_str(&std::fs::read_to_string(&args[1]).expect("queries file")).expect("queries JSON");
     let runs: usize = args.get(2).map_or(7, |v| v.parse().expect("RUNS"));
-    let service = QueryService::new(dir, QueryConfig { memory_limit: 4 << 30, ..QueryConfig::default() }).unwrap();
+    // LOGPULSE_BENCH_PARTITIONS=N sets the parallelism inside a query (default: one per core).
+    let target_partitions = std::env::var("LOGPULSE_BENCH_PARTITIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
+    let config = QueryConfig { memory_limit: 4 << 30, target_partitions, ..QueryConfig::default() };
+    let service = QueryService::new(dir, config).unwrap();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     for q in list {
         let (name, sql) = (q["name"].as_str().unwrap(), q["sql"].as_str().unwrap());
