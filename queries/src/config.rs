@@ -7,7 +7,7 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields, default)]
 pub struct QueryConfig {
     /// Wall-clock limit of one query, planning included.
-    #[serde(deserialize_with = "duration")]
+    #[serde(deserialize_with = "sinks::deserialize_duration")]
     pub timeout: Duration,
     /// Memory one query may hold in operators (hash tables, sorts), through DataFusion's
     /// memory pool. Over it the query fails; it never spills to disk.
@@ -30,11 +30,6 @@ impl Default for QueryConfig {
             target_partitions: 0,
         }
     }
-}
-
-fn duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    let text = String::deserialize(d)?;
-    humantime::parse_duration(&text).map_err(serde::de::Error::custom)
 }
 
 impl QueryConfig {

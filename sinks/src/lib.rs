@@ -21,8 +21,9 @@ pub use memory::{RecentBatches, RetentionConfig};
 pub use parquet::{ParquetStore, ParquetStoreConfig, SeqRange, WriteOutcome};
 pub use tables::Table;
 
-/// `"2m"`-style durations in config files.
-pub(crate) fn duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<std::time::Duration, D::Error> {
+/// `"2m"`-style durations in config files (`#[serde(deserialize_with = "...")]`), for
+/// this crate's configs and those of the crates that read what it keeps.
+pub fn deserialize_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<std::time::Duration, D::Error> {
     let text = <String as serde::Deserialize>::deserialize(d)?;
     humantime::parse_duration(&text).map_err(serde::de::Error::custom)
 }

@@ -173,15 +173,20 @@ pub struct QalarmEventsBuilder {
     time: TimestampMillisecondBuilder,
     /// One builder per text column, in schema order (every field but `time`).
     text: Vec<StringBuilder>,
+    /// Where each text column's value is in an event's fields, found once, not per event.
+    field_index: [usize; 8],
 }
 
 impl Default for QalarmEventsBuilder {
     fn default() -> Self {
-        Self { time: TimestampMillisecondBuilder::new(), text: (0..8).map(|_| StringBuilder::new()).collect() }
+        let field_index = QALARM_TEXT_COLUMNS.map(|name| {
+            ingest::qalarm::FIELDS.iter().position(|f| *f == name).expect("every text column is a Qalarm field")
+        });
+        Self { time: TimestampMillisecondBuilder::new(), text: (0..8).map(|_| StringBuilder::new()).collect(), field_index }
     }
 }
 
-/// Where each text column of `qalarm_events` is in [`ingest::qalarm::FIELDS`].
+/// The text columns of `qalarm_events`, in schema order.
 const QALARM_TEXT_COLUMNS: [&str; 8] =
     ["project", "module", "code", "env", "message", "server_ip", "client_ip", "script"];
 
@@ -189,8 +194,7 @@ impl QalarmEventsBuilder {
     /// Adds one event; `time_ms` is the event time the engine used.
     pub fn push(&mut self, event: &Event<'_>, time_ms: i64) {
         self.time.append_value(time_ms);
-        for (builder, name) in self.text.iter_mut().zip(QALARM_TEXT_COLUMNS) {
-            let index = ingest::qalarm::FIELDS.iter().position(|f| *f == name).expect("a Qalarm field");
+        for (builder, &index) in self.text.iter_mut().zip(&self.field_index) {
             match event.fields.get(index).and_then(Option::as_ref) {
                 Some(value) => builder.append_value(value.text()),
                 None => builder.append_null(),

@@ -26,7 +26,7 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields, default)]
 pub struct RetentionConfig {
     /// Keep rows whose `window_end` is within this of the newest one.
-    #[serde(deserialize_with = "crate::duration")]
+    #[serde(deserialize_with = "crate::deserialize_duration")]
     pub max_age: Duration,
     /// Keep at most this many bytes of Arrow buffers.
     pub max_bytes: usize,

@@ -84,7 +84,7 @@ pub struct ParquetStoreConfig {
     /// An hour folder is compacted once it holds at least this many files...
     pub compact_min_files: usize,
     /// ...and no file has arrived in it for this long.
-    #[serde(deserialize_with = "crate::duration")]
+    #[serde(deserialize_with = "crate::deserialize_duration")]
     pub compact_quiet: Duration,
 }
 
@@ -257,16 +257,17 @@ impl ParquetStore {
                 return Err(SinkError::Schema { table: table.name(), detail: format!("{:?}", batch.schema()) });
             }
         }
-        let mut batch = compute::concat_batches(&schema, batches)?;
         let producer = files::sanitize_producer(producer);
         let mut state = self.lock(table);
         let mut outcome = WriteOutcome::default();
+        let durable = state.high_water.get(&producer).copied();
+        if durable.is_some_and(|durable| range.hi <= durable) {
+            outcome.rows_skipped = batches.iter().map(RecordBatch::num_rows).sum();
+            return Ok(outcome);
+        }
+        let mut batch = compute::concat_batches(&schema, batches)?;
         let mut lo = range.lo;
-        if let Some(&durable) = state.high_water.get(&producer) {
-            if range.hi <= durable {
-                outcome.rows_skipped = batch.num_rows();
-                return Ok(outcome);
-            }
+        if let Some(durable) = durable {
             if let (Some(column), true) = (table.seq_column(), lo < durable) {
                 let seq = batch.column_by_name(column).expect("seq column").as_primitive::<TimestampMillisecondType>();
                 let keep = compute::kernels::cmp::gt(seq, &datafusion::arrow::array::Scalar::new(
@@ -283,12 +284,12 @@ impl ParquetStore {
             let by_hour = split_by_hour(table, &sorted)?;
             let parts = by_hour.len() as u32;
             let flush = FlushId { producer: producer.clone(), lo, hi: range.hi, parts };
+            let props = self.config.writer_properties(table, None);
             for (index, (hour, rows)) in by_hour.into_iter().enumerate() {
                 let part = FlushPart { flush: flush.clone(), part: index as u32 + 1 };
                 let dir = self.hour_dir(table, hour);
                 create_dir_durable(&dir)?;
-                let props = self.config.writer_properties(table, None);
-                let path = write_file_atomic(&dir, &part.file_name(), &rows, props)?;
+                let path = write_file_atomic(&dir, &part.file_name(), &rows, props.clone())?;
                 outcome.files.push(path);
             }
             outcome.rows_written = batch.num_rows();
@@ -634,12 +635,6 @@ fn exchange(a: &Path, b: &Path) -> Result<(), SinkError> {
         return Err(SinkError::Io { path: b.into(), source: std::io::Error::last_os_error() });
     }
     Ok(())
-}
-
-#[allow(dead_code)]
-fn assert_send_sync() {
-    fn is<T: Send + Sync>() {}
-    is::<ParquetStore>();
 }
 
 #[cfg(test)]
