@@ -21,3 +21,14 @@ python3 -c 'import duckdb' 2>/dev/null || {
     echo "install-test-deps: pip install duckdb" >&2
     python3 -m pip install -q duckdb
 }
+# tansu: the Kafka-protocol broker the worker tests run against (sqlite storage). Built
+# from crates.io, so cached: skipped when `tansu --version` answers. Built at opt-level 1
+# without LTO, which roughly halves its build on 2 cores; the broker is not what the
+# benchmarks measure (they compare logpulse with a bare consumer of the same broker).
+export PATH="$HOME/.cargo/bin:$PATH"
+tansu --version >/dev/null 2>&1 || {
+    echo "install-test-deps: cargo install tansu (takes several minutes, once)" >&2
+    CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+    CARGO_PROFILE_RELEASE_DEBUG=false CARGO_PROFILE_RELEASE_STRIP=true \
+        cargo install tansu --version 0.6.0 --locked --features libsql
+}

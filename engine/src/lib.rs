@@ -6,12 +6,14 @@
 //! - [`expr`]: `filter` and `when` expressions;
 //! - [`window`]: event-time windows, watermarks, partial aggregates;
 //! - [`pipeline`]: the [`Engine`] that ties them together;
-//! - [`batch`]: the `aggregates` Arrow schema.
+//! - [`batch`]: the `aggregates` Arrow schema;
+//! - [`checkpoint`]: the engine's state as plain data, for crash-safe restarts.
 //!
 //! The engine does no I/O and reads no clock: callers hand it decoded events
 //! and processing time, and take closed windows out as Arrow record batches.
 
 pub mod batch;
+pub mod checkpoint;
 pub mod compile;
 pub mod config;
 pub mod expr;

@@ -17,10 +17,11 @@ use ingest::{ErrorReason, Event, FieldValue, IngestError};
 use regex_automata::util::captures::Captures;
 
 use crate::batch::AggregatesBuilder;
+use crate::checkpoint::{EngineSnapshot, RestoreError, RuleSnapshot, SNAPSHOT_VERSION, StreamSnapshot, WindowSnapshot};
 use crate::compile::{Rule, RuleId, RuleSet, Slot, StreamId, ValueSource};
 use crate::expr::{Slots, Value};
 use crate::matcher::Scratch;
-use crate::window::{ClosedWindow, RuleWindows, Watermark};
+use crate::window::{Cell, ClosedWindow, RuleWindows, Watermark};
 
 /// Interned strings (hosts, group keys); id 0 is the empty string.
 #[derive(Debug, Default)]
@@ -398,6 +399,86 @@ impl Engine {
     /// Heap bytes held by open windows and the interner.
     pub fn state_bytes(&self) -> usize {
         self.windows.iter().map(RuleWindows::heap_bytes).sum::<usize>() + self.interner.heap_bytes()
+    }
+
+    /// The state a checkpoint keeps: open windows, closed-through marks, lane clocks.
+    pub fn snapshot(&self) -> EngineSnapshot {
+        // Only strings that open cells use: the interner also holds hosts and keys of
+        // windows long closed, which a restart need not carry.
+        let mut strings = Interner::new();
+        let rules = self
+            .rules
+            .rules
+            .iter()
+            .zip(&self.windows)
+            .map(|(rule, windows)| RuleSnapshot {
+                name: rule.name.clone(),
+                definition: rule.definition.clone(),
+                closed_through: windows.closed_through(),
+                windows: windows
+                    .open_cells_iter()
+                    .map(|(start_ms, cells)| {
+                        // Sorted by host and key, so that equal states give equal checkpoints.
+                        let mut named: Vec<(&str, &str, &Cell)> = cells
+                            .iter()
+                            .map(|(&(host, key), c)| (self.interner.get(host), self.interner.get(key), c))
+                            .collect();
+                        named.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+                        let cells = named
+                            .into_iter()
+                            .map(|(host, key, c)| (strings.intern(host), strings.intern(key), c.count, c.sum, c.min, c.max))
+                            .collect();
+                        WindowSnapshot { start_ms, cells }
+                    })
+                    .collect(),
+            })
+            .collect();
+        let streams = self
+            .rules
+            .streams
+            .iter()
+            .zip(&self.watermarks)
+            .map(|(stream, watermark)| StreamSnapshot {
+                name: stream.name.clone(),
+                lanes: watermark.lanes().map(|(lane, c)| (lane, c.max_event_ms, c.last_arrival_ms)).collect(),
+            })
+            .collect();
+        EngineSnapshot { version: SNAPSHOT_VERSION, strings: strings.strings.into_iter().map(String::from).collect(), rules, streams }
+    }
+
+    /// An engine for `rules` that carries on from `snapshot` (see [`crate::checkpoint`]
+    /// for what happens to rules that changed in between).
+    pub fn restore(rules: Arc<RuleSet>, snapshot: &EngineSnapshot) -> Result<Self, RestoreError> {
+        if snapshot.version != SNAPSHOT_VERSION {
+            return Err(RestoreError::Version { found: snapshot.version });
+        }
+        let mut engine = Engine::new(rules);
+        let ids: Vec<u32> = snapshot.strings.iter().map(|s| engine.interner.intern(s)).collect();
+        let id = |index: u32| ids.get(index as usize).copied().ok_or(RestoreError::StringIndex { index, len: ids.len() });
+        for saved in &snapshot.rules {
+            let Some(rule_id) = engine.rules.rules.iter().position(|r| r.name == saved.name && r.definition == saved.definition)
+            else {
+                continue;
+            };
+            let mut open = std::collections::BTreeMap::new();
+            for window in &saved.windows {
+                let mut cells = HashMap::with_capacity(window.cells.len());
+                for c in &window.cells {
+                    let ((host, key), cell) = WindowSnapshot::cell(c);
+                    cells.insert((id(host)?, id(key)?), cell);
+                }
+                open.insert(window.start_ms, cells);
+            }
+            engine.windows[rule_id] = RuleWindows::restore(saved.closed_through, open);
+        }
+        for saved in &snapshot.streams {
+            if let Some(stream_id) = engine.stream_id(&saved.name) {
+                for (lane, clock) in saved.clocks() {
+                    engine.watermarks[stream_id].restore_lane(lane, clock);
+                }
+            }
+        }
+        Ok(engine)
     }
 
     /// The open windows' partial rows (`live_aggregates`).

@@ -16,6 +16,7 @@
 
 mod config;
 mod error;
+pub mod http;
 pub mod output;
 mod service;
 pub mod views;

@@ -4,18 +4,21 @@
 //!   builders that turn ingest errors and Qalarm events into their rows;
 //! - [`parquet`]: the history on disk, `<data_dir>/<table>/date=YYYY-MM-DD/hour=HH/`,
 //!   written atomically and idempotently, and compacted per hour;
+//! - [`checkpoint`]: per-lane checkpoints (input position and open windows), atomic;
 //! - [`memory`]: the recent past of a table as Arrow batches, bounded by age and bytes,
 //!   so that dashboards over the last minutes never touch disk.
 //!
 //! Data flows one way: the engine hands closed windows here, and `queries` reads what
 //! this crate keeps. Nothing here knows Kafka or rules.
 
+pub mod checkpoint;
 pub mod error;
 pub mod fault;
 pub mod memory;
 pub mod parquet;
 pub mod tables;
 
+pub use checkpoint::{Checkpoint, CheckpointStore};
 pub use error::SinkError;
 pub use memory::{RecentBatches, RetentionConfig};
 pub use parquet::{ParquetStore, ParquetStoreConfig, SeqRange, WriteOutcome};

@@ -1,8 +1,11 @@
 //! Command-line interface (DESIGN.md, "CLI").
 
 mod check;
+mod produce;
 mod replay;
 mod sql;
+
+pub use replay::machine_hostname;
 
 use std::process::ExitCode;
 
@@ -28,6 +31,10 @@ enum Command {
     Check(check::CheckArgs),
     /// Query the tables and views of a data dir with read-only SQL.
     Sql(sql::SqlArgs),
+    /// Run the long-lived worker: sources, rules, Parquet, checkpoints, HTTP API.
+    Run(crate::worker::RunArgs),
+    /// Load a file into a Kafka topic (raw lines, or Qalarm JSON lines as MessagePack).
+    Produce(produce::ProduceArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -35,5 +42,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Replay(args) => replay::run(args),
         Command::Check(args) => check::run(args),
         Command::Sql(args) => sql::run(args),
+        Command::Run(args) => crate::worker::run(args),
+        Command::Produce(args) => produce::run(args),
     }
 }

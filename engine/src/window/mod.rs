@@ -152,6 +152,16 @@ impl RuleWindows {
             .sum()
     }
 
+    /// Open windows as `(start, cells)`, oldest first (checkpoints).
+    pub fn open_cells_iter(&self) -> impl Iterator<Item = (i64, &HashMap<CellKey, Cell>)> {
+        self.open.iter().map(|(&start, cells)| (start, cells))
+    }
+
+    /// Rebuilds a rule's windows from a checkpoint.
+    pub fn restore(closed_through: Option<i64>, open: BTreeMap<i64, HashMap<CellKey, Cell>>) -> Self {
+        Self { open, closed_through }
+    }
+
     /// The open windows' partial values so far (for `live_aggregates`).
     pub fn open_snapshot(&self, spec: &WindowSpec) -> Vec<ClosedWindow> {
         self.open

@@ -208,13 +208,11 @@ pub struct ParquetStore {
 impl ParquetStore {
     fn open(data_dir: PathBuf, config: ParquetStoreConfig) -> Result<Self, SinkError> {
         create_dir_durable(&data_dir)?;
-        let staging = data_dir.join(STAGING);
-        if staging.exists() {
-            fs::remove_dir_all(&staging).map_err(SinkError::io(&staging))?;
-        }
+        remove_dead_staging(&data_dir.join(STAGING))?;
         let mut recovery = Recovery::default();
         let mut tables = BTreeMap::new();
         for table in Table::ALL {
+            let _file = lock_file(&data_dir, table);
             let state = recover_table(&data_dir.join(table.name()), &mut recovery)?;
             tables.insert(table, Mutex::new(state));
         }
@@ -238,8 +236,25 @@ impl ParquetStore {
         self.lock(table).high_water.get(&files::sanitize_producer(producer)).copied()
     }
 
-    fn lock(&self, table: Table) -> MutexGuard<'_, TableState> {
-        self.tables[&table].lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// The table's lock, held by writers and the compactor's swap: the in-process mutex
+    /// and an `flock` on `<data_dir>/.locks/<table>.lock`, so that several workers may
+    /// share one data dir (a consumer group's members each own some partitions).
+    fn lock(&self, table: Table) -> TableGuard<'_> {
+        let state = self.tables[&table].lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let file = lock_file(&self.data_dir, table);
+        TableGuard { state, _file: file }
+    }
+
+    /// Re-reads every producer's durable high-water mark from the files, under the
+    /// tables' locks: another process sharing the data dir may have written for a
+    /// producer (a Kafka partition) that this one now takes over.
+    pub fn refresh(&self) -> Result<(), SinkError> {
+        let mut recovery = Recovery::default();
+        for table in Table::ALL {
+            let mut guard = self.lock(table);
+            *guard.state = recover_table(&self.data_dir.join(table.name()), &mut recovery)?;
+        }
+        Ok(())
     }
 
     /// Writes one flush of `producer` covering `range`, atomically per file and
@@ -351,7 +366,7 @@ impl ParquetStore {
             merged = sort_batch(table, &merged)?;
         }
         let generation = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_nanos();
-        let staging = self.data_dir.join(STAGING).join(format!("{}-{generation:x}", table.name()));
+        let staging = self.data_dir.join(STAGING).join(format!("{}-{}-{generation:x}", table.name(), std::process::id()));
         create_dir_durable(&staging)?;
         let props = self.config.writer_properties(table, Some(&parts));
         write_file_atomic(&staging, &files::compacted_name(generation), &merged, props)?;
@@ -429,6 +444,65 @@ impl Drop for Compactor {
 
 /// Where compaction builds its folders; outside every table folder, so no reader lists it.
 const STAGING: &str = ".staging";
+
+/// A table's in-process state, locked, with the inter-process lock held alongside.
+struct TableGuard<'a> {
+    state: MutexGuard<'a, TableState>,
+    /// The `flock`ed lock file; closing it releases the lock. `None` when locking is not
+    /// possible (a read-only data dir): then only this process is serialized.
+    _file: Option<File>,
+}
+
+impl std::ops::Deref for TableGuard<'_> {
+    type Target = TableState;
+    fn deref(&self) -> &TableState {
+        &self.state
+    }
+}
+
+impl std::ops::DerefMut for TableGuard<'_> {
+    fn deref_mut(&mut self) -> &mut TableState {
+        &mut self.state
+    }
+}
+
+/// Opens and exclusively `flock`s the table's lock file (blocking).
+fn lock_file(data_dir: &Path, table: Table) -> Option<File> {
+    use std::os::fd::AsRawFd;
+    let dir = data_dir.join(".locks");
+    fs::create_dir_all(&dir).ok()?;
+    let file = fs::OpenOptions::new().create(true).truncate(false).write(true).open(dir.join(format!("{}.lock", table.name()))).ok()?;
+    loop {
+        // SAFETY: a valid open descriptor; flock has no memory effects.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
+            return Some(file);
+        }
+        if std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+            return None;
+        }
+    }
+}
+
+/// Removes the staging folders of compactions whose process is gone (a live process
+/// sharing the data dir may be using its own).
+fn remove_dead_staging(staging: &Path) -> Result<(), SinkError> {
+    let entries = match fs::read_dir(staging) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(SinkError::Io { path: staging.to_path_buf(), source: e }),
+    };
+    for entry in entries {
+        let entry = entry.map_err(SinkError::io(staging))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let pid: Option<u32> = name.rsplit('-').nth(1).and_then(|p| p.parse().ok());
+        let alive = pid.is_some_and(|pid| pid != std::process::id() && Path::new(&format!("/proc/{pid}")).exists());
+        if !alive {
+            let path = entry.path();
+            fs::remove_dir_all(&path).map_err(SinkError::io(&path))?;
+        }
+    }
+    Ok(())
+}
 
 fn recover_table(dir: &Path, recovery: &mut Recovery) -> Result<TableState, SinkError> {
     let mut found: HashMap<FlushId, BTreeSet<u32>> = HashMap::new();
@@ -600,12 +674,12 @@ fn write_file_atomic(
     Ok(path)
 }
 
-fn sync_dir(dir: &Path) -> Result<(), SinkError> {
+pub(crate) fn sync_dir(dir: &Path) -> Result<(), SinkError> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(SinkError::io(dir))
 }
 
 /// `create_dir_all`, with each new folder's entry fsynced in its parent.
-fn create_dir_durable(dir: &Path) -> Result<(), SinkError> {
+pub(crate) fn create_dir_durable(dir: &Path) -> Result<(), SinkError> {
     if dir.is_dir() {
         return Ok(());
     }

@@ -1,0 +1,176 @@
+//! The worker's HTTP API (DESIGN.md, "HTTP API"), as an axum [`Router`].
+//!
+//! - `GET /healthz`: 200 once the sources are connected, else 503;
+//! - `GET /metrics`: Prometheus/OpenMetrics text;
+//! - `POST /api/sql`: the body is one read-only statement; JSON rows by default,
+//!   `?format=csv`, `?format=json` or `?format=arrow` (an Arrow IPC stream);
+//! - `GET /api/rules`: the rule set in force.
+//!
+//! Invariants:
+//! - every error is a JSON body `{"error": kind, "message": text}` with the status
+//!   that [`QueryError::http_status`] (or the route) gives; nothing answers with a
+//!   bare 500 page;
+//! - with a token configured, every route but `/healthz` requires
+//!   `Authorization: Bearer <token>` (a load balancer's health probe carries none);
+//! - a query runs under the [`QueryService`]'s time, memory and concurrency limits,
+//!   so no statement can take the worker down.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+
+use crate::output::{self, Format};
+use crate::{QueryError, QueryService};
+
+/// What the worker tells the API about itself; the API knows no Kafka and no engine.
+pub trait WorkerStatus: Send + Sync + 'static {
+    /// `Ok` once every source is connected; else why not yet.
+    fn health(&self) -> Result<(), String>;
+    /// The metrics in Prometheus text exposition (OpenMetrics) format.
+    fn metrics_text(&self) -> String;
+    /// The rule set in force, with its version.
+    fn rules(&self) -> serde_json::Value;
+}
+
+/// Everything a request handler needs.
+#[derive(Clone)]
+struct ApiState {
+    queries: Arc<QueryService>,
+    status: Arc<dyn WorkerStatus>,
+    /// `Bearer <token>`, precomputed; `None` lets every request in.
+    expected_authorization: Option<Arc<str>>,
+}
+
+/// The routes, ready to serve.
+pub fn router(queries: Arc<QueryService>, status: Arc<dyn WorkerStatus>, token: Option<&str>) -> Router {
+    let state = ApiState { queries, status, expected_authorization: token.map(|t| format!("Bearer {t}").into()) };
+    let protected = Router::new()
+        .route("/metrics", get(metrics))
+        .route("/api/sql", post(sql))
+        .route("/api/rules", get(rules))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+    Router::new().route("/healthz", get(healthz)).merge(protected).fallback(not_found).with_state(state)
+}
+
+/// A JSON error body with its status.
+pub fn error_response(status: StatusCode, kind: &str, message: impl Into<String>) -> Response {
+    let body = serde_json::json!({ "error": kind, "message": message.into() });
+    (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+}
+
+impl IntoResponse for QueryError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        error_response(status, self.kind(), self.to_string())
+    }
+}
+
+async fn require_token(State(state): State<ApiState>, request: Request, next: Next) -> Response {
+    if let Some(expected) = &state.expected_authorization {
+        let given = request.headers().get(header::AUTHORIZATION).map(HeaderValue::as_bytes);
+        // Constant-time comparison: the token must not leak through response timing.
+        let ok = given.is_some_and(|g| constant_time_eq(g, expected.as_bytes()));
+        if !ok {
+            let mut response = error_response(StatusCode::UNAUTHORIZED, "unauthorized", "a valid bearer token is required");
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            return response;
+        }
+    }
+    next.run(request).await
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn healthz(State(state): State<ApiState>) -> Response {
+    match state.status.health() {
+        Ok(()) => (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], r#"{"status":"ok"}"#).into_response(),
+        Err(why) => error_response(StatusCode::SERVICE_UNAVAILABLE, "starting", why),
+    }
+}
+
+async fn metrics(State(state): State<ApiState>) -> Response {
+    let content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+    (StatusCode::OK, [(header::CONTENT_TYPE, content_type)], state.status.metrics_text()).into_response()
+}
+
+async fn rules(State(state): State<ApiState>) -> Response {
+    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], state.status.rules().to_string()).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SqlParams {
+    /// `json` (default), `csv` or `arrow`.
+    format: Option<String>,
+}
+
+async fn sql(State(state): State<ApiState>, Query(params): Query<SqlParams>, headers: HeaderMap, body: Bytes) -> Response {
+    let format = params.format.as_deref().unwrap_or("json");
+    if !matches!(format, "json" | "csv" | "arrow") {
+        return error_response(StatusCode::BAD_REQUEST, "bad_request", format!("unknown format '{format}' (json, csv, arrow)"));
+    }
+    let Ok(statement) = std::str::from_utf8(&body) else {
+        return error_response(StatusCode::BAD_REQUEST, "bad_request", "the body must be SQL text in UTF-8");
+    };
+    // A JSON body `{"sql": "..."}` is accepted too, for clients that only send JSON.
+    let is_json = headers.get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    let statement = if is_json {
+        match serde_json::from_str::<serde_json::Value>(statement).ok().and_then(|v| v.get("sql")?.as_str().map(String::from)) {
+            Some(s) => s,
+            None => return error_response(StatusCode::BAD_REQUEST, "bad_request", r#"a JSON body must be {"sql": "..."}"#),
+        }
+    } else {
+        statement.to_string()
+    };
+    if statement.trim().is_empty() {
+        return error_response(StatusCode::BAD_REQUEST, "bad_request", "the body holds no SQL");
+    }
+    let result = match state.queries.sql(&statement).await {
+        Ok(result) => result,
+        Err(e) => {
+            if !e.is_user_error() {
+                tracing::warn!(error = %e, "query failed");
+            }
+            return e.into_response();
+        }
+    };
+    let (bytes, content_type) = match format {
+        "arrow" => (arrow_ipc(&result), "application/vnd.apache.arrow.stream"),
+        "csv" => (text(&result, Format::Csv), "text/csv; charset=utf-8"),
+        _ => (text(&result, Format::Json), "application/json"),
+    };
+    match bytes {
+        Ok(bytes) => (StatusCode::OK, [(header::CONTENT_TYPE, content_type)], bytes).into_response(),
+        Err(e) => error_response(StatusCode::INTERNAL_SERVER_ERROR, "encoding", e.to_string()),
+    }
+}
+
+fn text(result: &crate::QueryResult, format: Format) -> Result<Vec<u8>, datafusion::arrow::error::ArrowError> {
+    let mut out = Vec::new();
+    output::write(result, format, &mut out)?;
+    Ok(out)
+}
+
+fn arrow_ipc(result: &crate::QueryResult) -> Result<Vec<u8>, datafusion::arrow::error::ArrowError> {
+    let mut out = Vec::new();
+    let mut writer = datafusion::arrow::ipc::writer::StreamWriter::try_new(&mut out, &result.schema)?;
+    for batch in &result.batches {
+        writer.write(batch)?;
+    }
+    writer.finish()?;
+    drop(writer);
+    Ok(out)
+}
+
+async fn not_found() -> Response {
+    error_response(StatusCode::NOT_FOUND, "not_found", "no such route")
+}

@@ -1,0 +1,302 @@
+//! A lane: one ordered input (a Kafka partition, a followed file) with its own engine.
+//!
+//! Each lane is a Parquet producer of its own (`kafka-<topic>-<partition>`,
+//! `file-<path>`), with its own checkpoint. A lane's state moves whole: when a
+//! partition goes to another member of the group, its open windows go with it
+//! through the checkpoint, and the rows it wrote stay deduplicated by its producer
+//! name.
+//!
+//! Delivery, per lane:
+//! 1. closed windows are written to `aggregates` as they close (every
+//!    `flush_interval`), each flush covering window ends `(last flush, newest]`;
+//!    the store drops rows at or below the producer's durable mark, so a flush
+//!    repeated after a crash adds nothing;
+//! 2. at a checkpoint, the per-record tables (`qalarm_events`, `ingest_errors`) are
+//!    written for positions `(last checkpoint, position]`, then the checkpoint
+//!    (position and open windows) replaces the previous one atomically;
+//! 3. only then is `position` committed to Kafka.
+//!
+//! After a crash, the lane restarts from its checkpoint and re-reads. The windows
+//! it closes again are dropped by the store as already written; per-record rows
+//! below the store's mark for the producer are not built again.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use arrow::array::{AsArray, RecordBatch};
+use arrow::datatypes::TimestampMillisecondType;
+use engine::compile::{Decoder, StreamId};
+use engine::{Engine, RecordMeta, RuleSet};
+use ingest::ErrorReason;
+use ingest::lines::{Line, LineReader};
+use sinks::tables::{IngestErrorsBuilder, QalarmEventsBuilder};
+use sinks::{Checkpoint, CheckpointStore, ParquetStore, SeqRange, Table};
+
+use super::metrics::Metrics;
+
+/// How often open windows are published for `live_aggregates` while nobody reads them.
+const LIVE_QUIET_EVERY_MS: i64 = 10_000;
+
+/// What every lane of a worker shares.
+pub struct Shared {
+    pub rules: Arc<RuleSet>,
+    pub store: Arc<ParquetStore>,
+    pub checkpoints: CheckpointStore,
+    pub metrics: Arc<Metrics>,
+    pub live: Arc<super::live::LiveBoard>,
+    /// The host of records that name none, when the source names none either.
+    pub machine_host: String,
+}
+
+/// One input's engine and delivery state.
+pub struct Lane {
+    /// The Parquet producer and checkpoint name.
+    pub producer: String,
+    pub stream_id: StreamId,
+    /// The lane's number in its engine's watermark (always 0: one lane per engine).
+    engine: Engine,
+    /// The next input position to read (Kafka offset, file byte offset).
+    pub position: i64,
+    /// Lines read before `position` (files).
+    pub line_number: u64,
+    /// `(device, inode)` of the file being read, and the offset in it (files).
+    pub file_identity: Option<(u64, u64)>,
+    pub file_offset: u64,
+    /// The position of the last checkpoint: the low end of the next per-record flush.
+    checkpointed: i64,
+    /// When the last checkpoint was written (unix ms), for the age gauge.
+    pub checkpointed_at_ms: i64,
+    /// The high end (window end) of the last `aggregates` flush.
+    aggregates_hi: i64,
+    /// Positions below these are already in the per-record tables (a re-read after a
+    /// crash between their flush and the checkpoint).
+    qalarm_durable: i64,
+    errors_durable: i64,
+    /// Closed windows not yet in Parquet (a failed write is retried from here).
+    pending: Vec<RecordBatch>,
+    /// `qalarm_events` rows since the last checkpoint, for Qalarm streams.
+    qalarm: Option<QalarmEventsBuilder>,
+    /// `ingest_errors` rows since the last checkpoint.
+    errors: IngestErrorsBuilder,
+    /// The engine's counters as last reported to the metrics.
+    reported: engine::pipeline::EngineStats,
+    /// Whether the lane started from a checkpoint (else the source picks the start).
+    pub restored: bool,
+    /// When the open windows were last published for `live_aggregates` (unix ms).
+    live_published_ms: i64,
+}
+
+/// Where a record came from, for `ingest_errors.source`.
+#[derive(Debug, Clone, Copy)]
+pub enum Origin<'a> {
+    Kafka { topic: &'a str, partition: i32, offset: i64 },
+    File { path: &'a str },
+}
+
+/// One record handed to a lane.
+pub struct Record<'a> {
+    pub origin: Origin<'a>,
+    /// The record's position, and the position after it.
+    pub position: i64,
+    pub next_position: i64,
+    pub payload: &'a [u8],
+    /// The transport's host (Kafka key or `host` header, file source's `host`).
+    pub host: Option<&'a str>,
+    /// The transport's time (Kafka timestamp), for streams without `time`.
+    pub time_ms: Option<i64>,
+}
+
+impl Lane {
+    /// Opens a lane at its checkpoint, if it has one, else at `start`.
+    pub fn open(shared: &Shared, producer: String, stream_id: StreamId, now_ms: i64) -> anyhow::Result<Lane> {
+        let checkpoint = shared.checkpoints.load(&producer).with_context(|| format!("loading the checkpoint of {producer}"))?;
+        let durable = |table| shared.store.high_water(table, &producer).unwrap_or(i64::MIN);
+        let (engine, position, line_number, file_identity, file_offset, aggregates_hi, checkpointed_at_ms) = match &checkpoint {
+            Some(c) => {
+                let mut snapshot = c.engine.clone();
+                // The quiet-stream clock restarts now: the downtime must not close windows
+                // before the backlog that belongs in them is read.
+                for stream in &mut snapshot.streams {
+                    for lane in &mut stream.lanes {
+                        lane.2 = now_ms;
+                    }
+                }
+                let engine = Engine::restore(Arc::clone(&shared.rules), &snapshot)
+                    .with_context(|| format!("restoring the checkpoint of {producer}"))?;
+                (engine, c.position, c.line_number, c.file_identity, c.file_offset, c.aggregates_hi, c.written_at_ms)
+            }
+            None => {
+                let hi = shared.store.high_water(Table::Aggregates, &producer).unwrap_or(0);
+                (Engine::new(Arc::clone(&shared.rules)), 0, 0, None, 0, hi, now_ms)
+            }
+        };
+        let is_qalarm = matches!(shared.rules.streams[stream_id].decoder, Decoder::Qalarm);
+        Ok(Lane {
+            stream_id,
+            reported: engine.stats().clone(),
+            engine,
+            position,
+            line_number,
+            file_identity,
+            file_offset,
+            checkpointed: position,
+            checkpointed_at_ms,
+            aggregates_hi,
+            qalarm_durable: durable(Table::QalarmEvents),
+            errors_durable: durable(Table::IngestErrors),
+            pending: Vec::new(),
+            qalarm: is_qalarm.then(QalarmEventsBuilder::default),
+            errors: IngestErrorsBuilder::default(),
+            restored: checkpoint.is_some(),
+            live_published_ms: 0,
+            producer,
+        })
+    }
+
+    /// Decodes a record and counts it into the lane's engine.
+    pub fn process(&mut self, shared: &Shared, record: &Record<'_>, now_ms: i64) {
+        let stream = &shared.rules.streams[self.stream_id];
+        let host = record.host.unwrap_or(&shared.machine_host);
+        let meta = RecordMeta { lane: 0, default_host: host, default_time_ms: record.time_ms.unwrap_or(now_ms), now_ms };
+        let stream_id = self.stream_id;
+        let origin = record.origin;
+        let source = |line: u64| match origin {
+            Origin::Kafka { topic, partition, offset } => format!("{topic}/{partition}/{offset}"),
+            Origin::File { path } => format!("{path}:{line}"),
+        };
+        if matches!(stream.decoder, Decoder::Qalarm) {
+            let keep_rows = record.position >= self.qalarm_durable;
+            for result in ingest::qalarm::decode_message(record.payload) {
+                match result {
+                    Ok(event) => {
+                        self.engine.process(stream_id, &event, &meta, || source(0));
+                        if let (true, Some(rows)) = (keep_rows, self.qalarm.as_mut()) {
+                            rows.push(&event, event.time_ms.unwrap_or(meta.default_time_ms));
+                        }
+                    }
+                    Err(e) => self.engine.record_error(stream_id, source(0), e.reason, record.payload, now_ms),
+                }
+            }
+        } else if record.payload.is_empty() && matches!(origin, Origin::Kafka { .. }) {
+            self.engine.record_error(stream_id, source(0), ErrorReason::Decode, b"", now_ms);
+        } else {
+            let first_line = self.line_number;
+            let mut lines = LineReader::new(record.payload, stream.max_line_bytes);
+            // Reading from a slice cannot fail.
+            while let Ok(Some(line)) = lines.next_line() {
+                let number = first_line + line.number();
+                self.line_number = number;
+                match line {
+                    Line::Text { text, .. } => match stream.decode_line(text) {
+                        Ok(event) => self.engine.process(stream_id, &event, &meta, || source(number)),
+                        Err(e) => self.engine.record_error(stream_id, source(number), e.reason, text.as_bytes(), now_ms),
+                    },
+                    Line::Bad { reason, sample, .. } => {
+                        self.engine.record_error(stream_id, source(number), reason, sample.as_bytes(), now_ms)
+                    }
+                }
+            }
+        }
+        let errors = self.engine.take_errors();
+        if record.position >= self.errors_durable {
+            errors.iter().for_each(|e| self.errors.push(e));
+        }
+        self.position = record.next_position;
+    }
+
+    /// Closes the windows the watermark has passed and writes them to Parquet.
+    pub fn flush(&mut self, shared: &Shared, now_ms: Option<i64>) -> anyhow::Result<()> {
+        self.engine.advance(now_ms);
+        self.pending.extend(self.engine.take_closed());
+        self.write_pending(shared)?;
+        self.report(shared);
+        Ok(())
+    }
+
+    /// End of a finite input: every window with data closes, and is written.
+    pub fn finish(&mut self, shared: &Shared) -> anyhow::Result<()> {
+        self.engine.finish();
+        self.pending.extend(self.engine.take_closed());
+        self.write_pending(shared)?;
+        self.report(shared);
+        Ok(())
+    }
+
+    fn write_pending(&mut self, shared: &Shared) -> anyhow::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let hi = self
+            .pending
+            .iter()
+            .filter_map(|b| arrow::compute::max(b.column_by_name("window_end")?.as_primitive::<TimestampMillisecondType>()))
+            .max()
+            .expect("closed windows have ends");
+        let range = SeqRange { lo: self.aggregates_hi.clamp(0, hi - 1), hi };
+        let outcome = shared
+            .store
+            .write(Table::Aggregates, &self.producer, range, &self.pending)
+            .with_context(|| format!("writing aggregates of {}", self.producer))?;
+        shared.metrics.rows_written(Table::Aggregates, outcome.rows_written);
+        self.pending.clear();
+        self.aggregates_hi = self.aggregates_hi.max(hi);
+        Ok(())
+    }
+
+    /// Makes everything up to `position` durable: closed windows, per-record rows, then
+    /// the checkpoint. The caller commits `position` to Kafka after this returns.
+    pub fn checkpoint(&mut self, shared: &Shared, now_ms: Option<i64>, wall_ms: i64) -> anyhow::Result<()> {
+        self.flush(shared, now_ms)?;
+        let range = SeqRange { lo: self.checkpointed, hi: self.position };
+        if let Some(rows) = self.qalarm.as_mut().filter(|r| !r.is_empty()) {
+            let batch = rows.finish();
+            let outcome = shared.store.write(Table::QalarmEvents, &self.producer, range, &[batch])?;
+            shared.metrics.rows_written(Table::QalarmEvents, outcome.rows_written);
+        }
+        if !self.errors.is_empty() {
+            let batch = self.errors.finish();
+            let outcome = shared.store.write(Table::IngestErrors, &self.producer, range, &[batch])?;
+            shared.metrics.rows_written(Table::IngestErrors, outcome.rows_written);
+        }
+        let checkpoint = Checkpoint {
+            version: sinks::checkpoint::CHECKPOINT_VERSION,
+            producer: self.producer.clone(),
+            position: self.position,
+            file_identity: self.file_identity,
+            file_offset: self.file_offset,
+            line_number: self.line_number,
+            aggregates_hi: self.aggregates_hi,
+            written_at_ms: wall_ms,
+            engine: self.engine.snapshot(),
+        };
+        let bytes = shared.checkpoints.save(&checkpoint).with_context(|| format!("checkpointing {}", self.producer))?;
+        shared.metrics.checkpointed(bytes);
+        self.checkpointed = self.position;
+        self.checkpointed_at_ms = wall_ms;
+        Ok(())
+    }
+
+    /// Publishes the open windows for `live_aggregates`: at every tick while somebody
+    /// reads them, else every [`LIVE_QUIET_EVERY_MS`].
+    pub fn publish_live(&mut self, shared: &Shared, now_ms: i64) {
+        if shared.live.wanted() || now_ms - self.live_published_ms >= LIVE_QUIET_EVERY_MS {
+            shared.live.publish(&self.producer, self.engine.live());
+            self.live_published_ms = now_ms;
+        }
+    }
+
+    pub fn open_windows(&self) -> usize {
+        self.engine.open_windows()
+    }
+
+    pub fn open_cells(&self) -> usize {
+        self.engine.open_cells()
+    }
+
+    /// Adds what the engine counted since the last report to the metrics.
+    fn report(&mut self, shared: &Shared) {
+        let now = self.engine.stats();
+        shared.metrics.engine_delta(&shared.rules, self.stream_id, &self.reported, now);
+        self.reported = now.clone();
+    }
+}

@@ -1,0 +1,289 @@
+//! `logpulse run -c logpulse.toml`: the long-running worker.
+//!
+//! Threads: one per source (Kafka consumer, file glob, stdin), each owning its lanes
+//! (see [`lane`]) end to end; the store's compactor; and a small tokio runtime for
+//! the HTTP API and signals. Data flows one way: source thread -> engine -> Parquet
+//! and checkpoints -> queries.
+//!
+//! Shutdown (SIGTERM, SIGINT): the sources stop fetching, every lane writes its
+//! closed windows and a checkpoint, Kafka sources commit, the HTTP server drains,
+//! and the process exits 0. A worker whose sources are all finite (`follow = false`,
+//! stdin) exits once they are read.
+
+pub mod config;
+mod file;
+mod kafka;
+mod lane;
+mod live;
+mod metrics;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use engine::compile::Decoder;
+
+use self::config::{LogFormat, SourceConfig};
+use self::lane::Shared;
+use self::live::LiveBoard;
+use self::metrics::Metrics;
+use crate::cli::UsageError;
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The worker config (DESIGN.md, "Worker config").
+    #[arg(short = 'c', long = "config")]
+    config: PathBuf,
+}
+
+/// How often lanes flush closed windows and checkpoint.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    pub flush_interval: Duration,
+    pub checkpoint_interval: Duration,
+}
+
+/// What a source tells `/healthz`.
+#[derive(Debug, Default)]
+pub struct SourceStatus {
+    /// Shown in `/healthz` while not connected.
+    name: String,
+    /// Set once the source reached its input (a Kafka assignment, the file glob).
+    pub connected: AtomicBool,
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// `/healthz`, `/metrics` and `/api/rules` of this worker.
+struct Status {
+    sources: Vec<Arc<SourceStatus>>,
+    metrics: Arc<Metrics>,
+    rules: serde_json::Value,
+}
+
+impl queries::http::WorkerStatus for Status {
+    fn health(&self) -> Result<(), String> {
+        let waiting: Vec<&str> =
+            self.sources.iter().filter(|s| !s.connected.load(Ordering::Relaxed)).map(|s| s.name.as_str()).collect();
+        if waiting.is_empty() { Ok(()) } else { Err(format!("waiting for sources: {}", waiting.join(", "))) }
+    }
+
+    fn metrics_text(&self) -> String {
+        self.metrics.text()
+    }
+
+    fn rules(&self) -> serde_json::Value {
+        self.rules.clone()
+    }
+}
+
+/// The rule set as `/api/rules` shows it; `version` changes whenever a definition does.
+fn rules_json(set: &engine::RuleSet) -> serde_json::Value {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for rule in &set.rules {
+        rule.definition.hash(&mut hasher);
+    }
+    let streams: Vec<_> = set
+        .streams
+        .iter()
+        .map(|s| serde_json::json!({ "name": s.name, "format": s.format.as_str(), "lateness_ms": s.lateness_ms }))
+        .collect();
+    let rules: Vec<_> = set
+        .rules
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "name": r.name,
+                "stream": set.streams[r.stream].name,
+                "window_ms": r.window.width_ms,
+                "slide_ms": r.window.slide_ms,
+                "definition": r.definition,
+            })
+        })
+        .collect();
+    let alerts: Vec<_> = set.alerts.iter().map(|a| serde_json::json!({ "name": a.name })).collect();
+    serde_json::json!({ "version": format!("{:016x}", hasher.finish()), "streams": streams, "rules": rules, "alerts": alerts })
+}
+
+fn init_logging(config: &config::LogConfig) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(config.level.as_deref().unwrap_or("info,rdkafka=warn")));
+    use std::io::IsTerminal;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
+    let _ = match config.format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let loaded = config::load(&args.config)?;
+    init_logging(&loaded.config.log);
+    let rules = Arc::new(crate::rules::load(&loaded.rule_globs)?);
+    config::check_streams(&loaded, &rules)?;
+    let stream_of = |name: &str| rules.streams.iter().position(|s| s.name == name).expect("checked above");
+    for source in &loaded.config.sources {
+        let stream = stream_of(source.get_ref().stream());
+        if !matches!(source.get_ref(), SourceConfig::Kafka(_)) && matches!(rules.streams[stream].decoder, Decoder::Qalarm) {
+            let message = "Qalarm streams are read from Kafka (for a file, use `logpulse replay`)";
+            return Err(engine::RuleErrors::from(loaded.file.error_in(source.span(), message)).into());
+        }
+    }
+
+    let data_dir = &loaded.data_dir;
+    let store = loaded
+        .config
+        .storage
+        .clone()
+        .build(data_dir)
+        .map_err(|e| UsageError(format!("cannot use {} as a data dir: {e}", data_dir.display())))?;
+    let store = Arc::new(store);
+    let checkpoints = sinks::CheckpointStore::open(data_dir)?;
+    let metrics = Arc::new(Metrics::new());
+    let live = Arc::new(LiveBoard::default());
+    let shared = Arc::new(Shared {
+        rules: Arc::clone(&rules),
+        store: Arc::clone(&store),
+        checkpoints,
+        metrics: Arc::clone(&metrics),
+        live: Arc::clone(&live),
+        machine_host: crate::cli::machine_hostname(),
+    });
+    let _compactor = store.spawn_compactor(*loaded.config.compact_interval.get_ref());
+    let queries = queries::QueryService::new(data_dir, loaded.config.query.clone())?.with_live(live);
+    let timing = Timing {
+        flush_interval: *loaded.config.flush_interval.get_ref(),
+        checkpoint_interval: *loaded.config.checkpoint_interval.get_ref(),
+    };
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("logpulse-http")
+        .enable_all()
+        .build()?;
+    let listen = loaded.config.http.listen.get_ref().clone();
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind(&listen))
+        .map_err(|e| UsageError(format!("cannot listen on {listen}: {e}")))?;
+    let address = listener.local_addr()?;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<(String, anyhow::Result<()>)>();
+    let mut statuses = Vec::new();
+    let mut threads = Vec::new();
+    for (index, source) in loaded.config.sources.iter().enumerate() {
+        let source = source.get_ref().clone();
+        let stream_id = stream_of(source.stream());
+        let name = match &source {
+            SourceConfig::Kafka(k) => format!("kafka {}", k.topics.join(",")),
+            SourceConfig::File(f) => format!("file {}", f.path),
+            SourceConfig::Stdin(_) => "stdin".to_string(),
+        };
+        let status = Arc::new(SourceStatus { name: name.clone(), connected: AtomicBool::new(false) });
+        statuses.push(Arc::clone(&status));
+        let (shared, stop, done) = (Arc::clone(&shared), Arc::clone(&stop), done_tx.clone());
+        let pattern = match &source {
+            SourceConfig::File(f) => loaded.resolve(&f.path),
+            _ => String::new(),
+        };
+        let thread = std::thread::Builder::new().name(format!("source-{index}")).spawn(move || {
+            let result = match source {
+                SourceConfig::Kafka(k) => kafka::run(shared, k, stream_id, timing, status, stop),
+                SourceConfig::File(f) => file::run(shared, f, pattern, stream_id, timing, status, stop),
+                SourceConfig::Stdin(s) => file::run_stdin(shared, s, stream_id, timing, status, stop),
+            };
+            let _ = done.send((name, result));
+        })?;
+        threads.push(thread);
+    }
+    drop(done_tx);
+
+    let status = Arc::new(Status { sources: statuses, metrics, rules: rules_json(&rules) });
+    let app = queries::http::router(Arc::new(queries), status, loaded.config.http.token.as_deref());
+    eprintln!("logpulse: listening on http://{address}");
+    tracing::info!(%address, data_dir = %data_dir.display(), sources = threads.len(), "worker started");
+
+    let sources = threads.len();
+    let failure: Arc<Mutex<Option<String>>> = Arc::default();
+    runtime.block_on(async {
+        let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = http_stopped.await;
+                })
+                .await
+        });
+        let mut remaining = sources;
+        let mut finished_all = false;
+        loop {
+            tokio::select! {
+                signal = terminate() => {
+                    tracing::info!(signal, "shutting down");
+                    break;
+                }
+                done = done_rx.recv(), if remaining > 0 => {
+                    let Some((name, result)) = done else { break };
+                    remaining -= 1;
+                    if let Err(e) = result {
+                        tracing::error!(source = %name, error = format!("{e:#}"), "source failed; stopping");
+                        *failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!("{name}: {e:#}"));
+                        break;
+                    }
+                    if remaining == 0 {
+                        finished_all = true;
+                        break;
+                    }
+                }
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        while remaining > 0 && !finished_all {
+            match done_rx.recv().await {
+                Some((name, Err(e))) => {
+                    tracing::error!(source = %name, error = format!("{e:#}"), "source failed while stopping");
+                    failure.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(format!("{name}: {e:#}"));
+                }
+                Some(_) => {}
+                None => break,
+            }
+            remaining -= 1;
+        }
+        let _ = stop_http.send(());
+        let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+    });
+    for thread in threads {
+        let _ = thread.join();
+    }
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    let failure = failure.lock().unwrap_or_else(|p| p.into_inner()).take();
+    match failure {
+        Some(e) => Err(anyhow::anyhow!(e)).context("worker stopped"),
+        None => {
+            tracing::info!("stopped cleanly");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT, with the signal's name.
+async fn terminate() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("installing a SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    }
+}
