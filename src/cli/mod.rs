@@ -5,7 +5,7 @@ mod produce;
 mod replay;
 mod sql;
 
-pub use replay::machine_hostname;
+pub use replay::{machine_hostname, now_ms};
 
 use std::process::ExitCode;
 

@@ -106,7 +106,7 @@ pub fn run(
                 if finished {
                     f.lane.finish(&shared)?;
                 }
-                flush_lane(&shared, &mut f.lane, now_wall);
+                f.lane.tick(&shared, now_wall);
             }
             next_flush = now + timing.flush_interval;
         }
@@ -128,16 +128,6 @@ pub fn run(
             std::thread::sleep(config.poll_interval);
         }
     }
-}
-
-fn flush_lane(shared: &Shared, lane: &mut Lane, now: i64) {
-    if let Err(e) = lane.flush(shared, Some(now)) {
-        tracing::error!(lane = %lane.producer, error = format!("{e:#}"), "flush failed; retrying");
-        shared.metrics.failure("flush");
-    }
-    lane.publish_live(shared, now);
-    let age = (now - lane.checkpointed_at_ms).max(0) as f64 / 1000.0;
-    shared.metrics.lane_state(&lane.producer, lane.open_windows(), lane.open_cells(), age);
 }
 
 /// Reads stdin to its end (or until `stop`), then closes every window. Stdin cannot
@@ -166,7 +156,7 @@ pub fn run_stdin(
                 }
                 Ok(n) => {
                     pending.extend_from_slice(&chunk[..n]);
-                    if let Some(cut) = memchr_last_newline(&pending) {
+                    if let Some(cut) = pending.iter().rposition(|&b| b == b'\n') {
                         let rest = pending.split_off(cut + 1);
                         if sender.send(Ok(std::mem::replace(&mut pending, rest))).is_err() {
                             return;
@@ -209,16 +199,12 @@ pub fn run_stdin(
             }
         }
         if Instant::now() >= next_flush {
-            flush_lane(&shared, &mut lane, now_ms());
+            lane.tick(&shared, now_ms());
             next_flush = Instant::now() + timing.flush_interval;
         }
     }
     let wall = now_ms();
     lane.checkpoint(&shared, Some(wall), wall)?;
-    flush_lane(&shared, &mut lane, wall);
+    lane.tick(&shared, wall);
     Ok(())
-}
-
-fn memchr_last_newline(bytes: &[u8]) -> Option<usize> {
-    bytes.iter().rposition(|&b| b == b'\n')
 }

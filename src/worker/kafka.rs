@@ -181,13 +181,15 @@ pub fn run(
                 }
             }
         }
-        if let Some(fatal) = lanes.state().fatal.take() {
-            anyhow::bail!("{fatal}");
-        }
         let now = Instant::now();
         if now >= next_flush {
+            let mut state = lanes.state();
+            if let Some(fatal) = state.fatal.take() {
+                anyhow::bail!("{fatal}");
+            }
             shared.metrics.read(&name, std::mem::take(&mut messages), std::mem::take(&mut bytes));
-            flush_all(&shared, &mut lanes.state());
+            let wall = now_ms();
+            state.lanes.values_mut().for_each(|lane| lane.tick(&shared, wall));
             next_flush = now + timing.flush_interval;
         }
         if now >= next_checkpoint {
@@ -208,30 +210,4 @@ pub fn run(
     consumer.unsubscribe();
     drop(consumer);
     Ok(())
-}
-
-/// Flushes every lane's closed windows; a lane whose write fails keeps them and
-/// tries again on the next tick.
-pub fn flush_all<'a>(shared: &Shared, lanes: &mut impl LanesMut<'a>) {
-    let now = now_ms();
-    lanes.for_each_lane(&mut |lane| {
-        if let Err(e) = lane.flush(shared, Some(now)) {
-            tracing::error!(lane = %lane.producer, error = format!("{e:#}"), "flush failed; retrying");
-            shared.metrics.failure("flush");
-        }
-        lane.publish_live(shared, now);
-        let age = (now - lane.checkpointed_at_ms).max(0) as f64 / 1000.0;
-        shared.metrics.lane_state(&lane.producer, lane.open_windows(), lane.open_cells(), age);
-    });
-}
-
-/// Anything holding lanes.
-pub trait LanesMut<'a> {
-    fn for_each_lane(&mut self, f: &mut dyn FnMut(&mut Lane));
-}
-
-impl<'a> LanesMut<'a> for MutexGuard<'_, LanesState> {
-    fn for_each_lane(&mut self, f: &mut dyn FnMut(&mut Lane)) {
-        self.lanes.values_mut().for_each(f);
-    }
 }

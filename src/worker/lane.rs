@@ -207,15 +207,28 @@ impl Lane {
     /// Closes the windows the watermark has passed and writes them to Parquet.
     pub fn flush(&mut self, shared: &Shared, now_ms: Option<i64>) -> anyhow::Result<()> {
         self.engine.advance(now_ms);
-        self.pending.extend(self.engine.take_closed());
-        self.write_pending(shared)?;
-        self.report(shared);
-        Ok(())
+        self.write_closed(shared)
     }
 
     /// End of a finite input: every window with data closes, and is written.
     pub fn finish(&mut self, shared: &Shared) -> anyhow::Result<()> {
         self.engine.finish();
+        self.write_closed(shared)
+    }
+
+    /// The flush tick of a source: writes closed windows (a failed write is logged and
+    /// retried on the next tick), publishes the open ones, and updates the lane's gauges.
+    pub fn tick(&mut self, shared: &Shared, now_ms: i64) {
+        if let Err(e) = self.flush(shared, Some(now_ms)) {
+            tracing::error!(lane = %self.producer, error = format!("{e:#}"), "flush failed; retrying");
+            shared.metrics.failure("flush");
+        }
+        self.publish_live(shared, now_ms);
+        let age = (now_ms - self.checkpointed_at_ms).max(0) as f64 / 1000.0;
+        shared.metrics.lane_state(&self.producer, self.engine.open_windows(), self.engine.open_cells(), age);
+    }
+
+    fn write_closed(&mut self, shared: &Shared) -> anyhow::Result<()> {
         self.pending.extend(self.engine.take_closed());
         self.write_pending(shared)?;
         self.report(shared);
@@ -278,19 +291,11 @@ impl Lane {
 
     /// Publishes the open windows for `live_aggregates`: at every tick while somebody
     /// reads them, else every [`LIVE_QUIET_EVERY_MS`].
-    pub fn publish_live(&mut self, shared: &Shared, now_ms: i64) {
+    fn publish_live(&mut self, shared: &Shared, now_ms: i64) {
         if shared.live.wanted() || now_ms - self.live_published_ms >= LIVE_QUIET_EVERY_MS {
             shared.live.publish(&self.producer, self.engine.live());
             self.live_published_ms = now_ms;
         }
-    }
-
-    pub fn open_windows(&self) -> usize {
-        self.engine.open_windows()
-    }
-
-    pub fn open_cells(&self) -> usize {
-        self.engine.open_cells()
     }
 
     /// Adds what the engine counted since the last report to the metrics.

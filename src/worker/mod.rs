@@ -20,7 +20,7 @@ mod metrics;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -56,9 +56,7 @@ pub struct SourceStatus {
     pub connected: AtomicBool,
 }
 
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
-}
+pub use crate::cli::now_ms;
 
 /// `/healthz`, `/metrics` and `/api/rules` of this worker.
 struct Status {
@@ -215,8 +213,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     tracing::info!(%address, data_dir = %data_dir.display(), sources = threads.len(), "worker started");
 
     let sources = threads.len();
-    let failure: Arc<Mutex<Option<String>>> = Arc::default();
-    runtime.block_on(async {
+    let failure = runtime.block_on(async {
+        let mut failure: Option<String> = None;
         let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             axum::serve(listener, app)
@@ -238,7 +236,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                     remaining -= 1;
                     if let Err(e) = result {
                         tracing::error!(source = %name, error = format!("{e:#}"), "source failed; stopping");
-                        *failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!("{name}: {e:#}"));
+                        failure = Some(format!("{name}: {e:#}"));
                         break;
                     }
                     if remaining == 0 {
@@ -253,7 +251,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             match done_rx.recv().await {
                 Some((name, Err(e))) => {
                     tracing::error!(source = %name, error = format!("{e:#}"), "source failed while stopping");
-                    failure.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(format!("{name}: {e:#}"));
+                    failure.get_or_insert(format!("{name}: {e:#}"));
                 }
                 Some(_) => {}
                 None => break,
@@ -262,12 +260,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
         let _ = stop_http.send(());
         let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+        failure
     });
     for thread in threads {
         let _ = thread.join();
     }
     runtime.shutdown_timeout(Duration::from_secs(1));
-    let failure = failure.lock().unwrap_or_else(|p| p.into_inner()).take();
     match failure {
         Some(e) => Err(anyhow::anyhow!(e)).context("worker stopped"),
         None => {
