@@ -13,8 +13,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::kafka::{Broker, Worker, logpulse};
-
-const LOG_FORMAT: &str = r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" $request_time $upstream_response_time"#;
+use common::nginx::LOG_FORMAT;
 
 fn rules_toml() -> String {
     format!(
@@ -226,11 +225,32 @@ struct Setup {
     rules: PathBuf,
     expected: BTreeMap<Row, Agg>,
     qalarm_events: usize,
+    /// nginx lines in the topic (once all is produced).
+    nginx_lines: usize,
+    /// Input not produced yet: (topic, file, `logpulse produce` arguments).
+    held_back: Vec<(String, PathBuf, Vec<String>)>,
+}
+
+impl Setup {
+    /// Produces the input that `setup_in_parts` held back.
+    fn produce_the_rest(&mut self) {
+        for (topic, file, args) in std::mem::take(&mut self.held_back) {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            self.broker.produce(&topic, &file, &args);
+        }
+    }
 }
 
 /// A broker with an `nginx` topic (3 partitions, one host each) and a `qalarm` topic
 /// (2 partitions), loaded; and what replay says the tables must hold.
 fn setup(lines_per_host: usize, qalarm_events: usize) -> Setup {
+    setup_in_parts(lines_per_host, qalarm_events, 1.0, None)
+}
+
+/// As `setup`, but only the first `fraction` of each input is produced; the rest is
+/// held back for `Setup::produce_the_rest`. `expected` is replay over all of it. With
+/// `real_nginx_log`, partition 0 gets that log (host `nginx-real`) instead of generated lines.
+fn setup_in_parts(lines_per_host: usize, qalarm_events: usize, fraction: f64, real_nginx_log: Option<&Path>) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let broker = Broker::start(&dir.path().join("broker"));
     broker.create_topic("nginx", 3);
@@ -239,20 +259,56 @@ fn setup(lines_per_host: usize, qalarm_events: usize) -> Setup {
     std::fs::write(&rules, rules_toml()).unwrap();
     let start = 1_795_600_000;
     let mut expected = BTreeMap::new();
+    let mut held_back = Vec::new();
+    // Writes the first `fraction` of `text`'s lines to `name`, the rest to `name.rest`.
+    let split = |name: &str, text: &str| -> (PathBuf, Option<PathBuf>) {
+        let whole = dir.path().join(name);
+        std::fs::write(&whole, text).unwrap();
+        if fraction >= 1.0 {
+            return (whole, None);
+        }
+        let lines: Vec<&str> = text.lines().collect();
+        let cut = (lines.len() as f64 * fraction) as usize;
+        let (first, rest) = (dir.path().join(format!("{name}.first")), dir.path().join(format!("{name}.rest")));
+        std::fs::write(&first, lines[..cut].join("\n") + "\n").unwrap();
+        std::fs::write(&rest, lines[cut..].join("\n") + "\n").unwrap();
+        (first, Some(rest))
+    };
+    let mut nginx_lines = 0;
     for p in 0..3 {
-        let log = dir.path().join(format!("access-{p}.log"));
-        std::fs::write(&log, nginx_log(lines_per_host, start, p as u64)).unwrap();
-        let host = format!("web-{p}");
-        broker.produce("nginx", &log, &["--lines-per-message", "50", "--host", &host, "--partition", &p.to_string()]);
-        replay(&rules, "nginx", &log, &host, &mut expected);
+        let (text, host) = match real_nginx_log {
+            Some(log) if p == 0 => (std::fs::read_to_string(log).unwrap(), "nginx-real".to_string()),
+            _ => (nginx_log(lines_per_host, start, p as u64), format!("web-{p}")),
+        };
+        nginx_lines += text.lines().count();
+        let args: Vec<String> = ["--lines-per-message", "50", "--host", &host, "--partition", &p.to_string()].map(String::from).to_vec();
+        let (now, later) = split(&format!("access-{p}.log"), &text);
+        broker.produce("nginx", &now, &args.iter().map(String::as_str).collect::<Vec<_>>());
+        held_back.extend(later.map(|f| ("nginx".to_string(), f, args.clone())));
+        replay(&rules, "nginx", &dir.path().join(format!("access-{p}.log")), &host, &mut expected);
     }
-    let json = dir.path().join("qalarm.jsonl");
-    std::fs::write(&json, qalarm_json(qalarm_events, start)).unwrap();
-    broker.produce("qalarm", &json, &["--format", "qalarm"]);
+    let (now, later) = split("qalarm.jsonl", &qalarm_json(qalarm_events, start));
+    broker.produce("qalarm", &now, &["--format", "qalarm"]);
+    held_back.extend(later.map(|f| ("qalarm".to_string(), f, vec!["--format".to_string(), "qalarm".to_string()])));
     let packed = dir.path().join("qalarm.msgpack");
-    msgpack_by_python(&json, &packed);
+    msgpack_by_python(&dir.path().join("qalarm.jsonl"), &packed);
     replay(&rules, "qalarm", &packed, "unused", &mut expected);
-    Setup { dir, broker, rules, expected, qalarm_events }
+    Setup { dir, broker, rules, expected, qalarm_events, nginx_lines, held_back }
+}
+
+/// The sum of a metric's series whose text starts with `series` (a name, or a name
+/// and the start of its labels).
+fn metric(worker: &Worker, series: &str) -> f64 {
+    let (_, text) = worker.get("/metrics");
+    text.lines().filter(|l| l.starts_with(series)).filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok()).sum()
+}
+
+fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 fn worker_config(setup: &Setup, data_dir: &Path, group: &str, checkpoint: &str) -> PathBuf {
@@ -293,7 +349,13 @@ properties = {{ "session.timeout.ms" = "6000", "heartbeat.interval.ms" = "500" }
 
 #[test]
 fn worker_tables_equal_replay_over_the_same_topics() {
-    let setup = setup(20_000, 3_000);
+    // Partition 0 of the nginx topic: a real nginx's access log, under load from wrk
+    // (upstream lists, `-`, escaped headers, a +05:45 zone); partitions 1 and 2:
+    // generated lines. Qalarm events: ours on the topic, Python's msgpack for replay.
+    let nginx_dir = tempfile::tempdir().unwrap();
+    let real = common::nginx::load_with_wrk(nginx_dir.path(), 2);
+    let setup = setup_in_parts(20_000, 3_000, 1.0, Some(&real.access_log));
+    assert!(setup.expected.keys().any(|k| k.2 == "nginx-real" && k.0 == "nginx.status_5xx"), "the real log is in the expectation");
     let data = setup.dir.path().join("data");
     let config = worker_config(&setup, &data, "e2e", "1s");
     let worker = Worker::start(&config, &[]);
@@ -315,7 +377,8 @@ fn worker_tables_equal_replay_over_the_same_topics() {
     assert_eq!(events, setup.qalarm_events.to_string());
 
     let (_, metrics) = worker.get("/metrics");
-    for name in ["logpulse_events_in_total{stream=\"nginx\"} 60000", "logpulse_consumer_lag{", "logpulse_windows_open{", "logpulse_checkpoint_age_seconds{", "logpulse_last_commit_timestamp_seconds"] {
+    let events_in = format!("logpulse_events_in_total{{stream=\"nginx\"}} {}", setup.nginx_lines);
+    for name in [events_in.as_str(), "logpulse_consumer_lag{", "logpulse_windows_open{", "logpulse_checkpoint_age_seconds{", "logpulse_last_commit_timestamp_seconds"] {
         assert!(metrics.contains(name), "/metrics lacks {name}:\n{metrics}");
     }
     // SQL over HTTP is read-only, and errors are JSON with a status.
@@ -436,4 +499,54 @@ fn bad_messages_land_in_ingest_errors_and_the_worker_goes_on() {
     let sources = worker.sql_csv("SELECT source FROM ingest_errors WHERE stream = 'nginx' ORDER BY source").unwrap();
     assert!(sources.contains("nginx/0/0"), "source names topic/partition/offset: {sources}");
     assert!(worker.terminate().success());
+}
+
+#[test]
+fn the_worker_rides_out_a_broker_restart_and_loses_nothing() {
+    let mut setup = setup_in_parts(20_000, 3_000, 0.4, None);
+    let data = setup.dir.path().join("data");
+    let config = worker_config(&setup, &data, "restart", "500ms");
+    let worker = Worker::start(&config, &[]);
+    // Mid-stream: the first part read (windows open, positions inside the topics) ...
+    wait_for("the first part to be read", Duration::from_secs(60), || metric(&worker, "logpulse_events_in_total{stream=\"nginx\"}") >= 3.0 * 8_000.0);
+    // ... then the broker goes away long enough for commits and fetches to fail, and the
+    // session to time out (6 s), and comes back on the same port and storage.
+    setup.broker.stop();
+    std::thread::sleep(Duration::from_secs(8));
+    setup.broker.restart();
+    setup.produce_the_rest();
+    assert_converges(&worker, &setup.expected, Duration::from_secs(120));
+    let events = scalar(&worker, "SELECT count(*) FROM qalarm_events");
+    assert_eq!(events, setup.qalarm_events.to_string());
+    assert_eq!(metric(&worker, "logpulse_events_in_total{stream=\"nginx\"}"), 60_000.0, "nothing read twice");
+    assert!(worker.terminate().success());
+}
+
+#[test]
+fn two_workers_in_one_group_split_the_partitions_and_together_equal_one() {
+    // Both start before most of the input is there, so that they share the reading.
+    let mut setup = setup_in_parts(20_000, 3_000, 0.1, None);
+    let data = setup.dir.path().join("data");
+    // One config for both: the same group and the same data dir (each member writes its
+    // partitions' rows and checkpoints; a partition that moves takes its checkpoint).
+    let config = worker_config(&setup, &data, "pair", "500ms");
+    let first = Worker::start(&config, &[]);
+    let second = Worker::start(&config, &[]);
+    let lanes = |w: &Worker| metric(w, "logpulse_lanes{source=\"kafka:nginx\"}");
+    wait_for("the group to split the 3 nginx partitions", Duration::from_secs(60), || {
+        let (a, b) = (lanes(&first), lanes(&second));
+        a >= 1.0 && b >= 1.0 && a + b == 3.0
+    });
+    setup.produce_the_rest();
+    // The tables of either member hold everything: the merged result of both, equal to
+    // replay (and so to the single worker of the first test).
+    assert_converges(&first, &setup.expected, Duration::from_secs(120));
+    assert_converges(&second, &setup.expected, Duration::from_secs(30));
+    let read = |w: &Worker| metric(w, "logpulse_events_in_total{stream=\"nginx\"}");
+    let (a, b) = (read(&first), read(&second));
+    assert!(a > 0.0 && b > 0.0, "both members read: {a} and {b}");
+    assert_eq!(a + b, 60_000.0, "each line read by one member only");
+    assert_eq!(scalar(&first, "SELECT count(*) FROM qalarm_events"), setup.qalarm_events.to_string());
+    assert!(first.terminate().success());
+    assert!(second.terminate().success());
 }

@@ -127,3 +127,79 @@ fn garbage_between_events_changes_nothing_else() {
     assert_same(&got, &want, "garbage must not change what good events produce");
     assert!(stderr.contains("decode: 11"), "each garbage run is one decode error: {stderr}");
 }
+
+/// Qalarm's strategy `limit = [repeat, during, threshold]`, as DESIGN.md writes it
+/// (`window = during`, `when = "count >= threshold"`, `for = repeat`), backtested by
+/// `replay --alerts` over events from Python's msgpack; the expected alarms come from
+/// a direct reading of Qalarm's rule in Python (the alarm is on at period i when each
+/// of periods i-repeat+1..=i had `threshold` or more events), not from logpulse.
+#[test]
+fn the_qalarm_limit_strategy_backtests_as_qalarm_reads_it() {
+    const SCRIPT: &str = r#"
+import json, sys, time, msgpack
+out, counts, repeat, threshold = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+T0 = 1795651200
+with open(out, "wb") as w:
+    for i, c in enumerate(counts):
+        for j in range(c):
+            w.write(msgpack.packb({"project": "pay", "module": "api", "code": 500, "env": "prod", "message": "timeout",
+                                   "time": T0 + 60 * i + j, "server_ip": "10.0.0.1", "client_ip": "1.1.1.1",
+                                   "script": "/pay.php"}, use_bin_type=True))
+        # Another key, once a period, so that every period closes.
+        w.write(msgpack.packb({"project": "beat", "module": "m", "code": 1, "env": "prod", "message": "tick",
+                               "time": T0 + 60 * i + 59, "server_ip": "10.0.0.2"}, use_bin_type=True))
+alarms, on = [], False
+for i in range(len(counts)):
+    now = i + 1 >= repeat and all(c >= threshold for c in counts[i + 1 - repeat:i + 1])
+    if now != on:
+        alarms.append([("firing" if now else "resolved"), time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(T0 + 60 * (i + 1)))])
+        on = now
+print(json.dumps(alarms))
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    let counts = [3, 5, 6, 7, 2, 6, 6, 6, 6, 0, 5, 5, 5, 1];
+    let (repeat, during, threshold) = (3, "1m", 5);
+    let events = dir.path().join("events.msgpack");
+    let py = Command::new("python3")
+        .args(["-c", SCRIPT])
+        .arg(&events)
+        .arg(serde_json::to_string(&counts).unwrap())
+        .arg(repeat.to_string())
+        .arg(threshold.to_string())
+        .output()
+        .expect("python3 runs");
+    assert!(py.status.success(), "{}", String::from_utf8_lossy(&py.stderr));
+    let expected: Vec<(String, String)> = serde_json::from_slice(&py.stdout).unwrap();
+    assert!(expected.len() >= 4, "the script should switch the alarm on and off twice: {expected:?}");
+
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(
+        &rules,
+        format!(
+            "[[stream]]\nname = \"qalarm\"\nformat = \"qalarm\"\nlateness = \"1s\"\n\n\
+             [[rule]]\nname = \"qalarm\"\nstream = \"qalarm\"\nwindow = \"{during}\"\n\n\
+             # Qalarm: limit = [{repeat}, 60, {threshold}]\n\
+             [[alert]]\nname = \"pay_errors\"\nrule = \"qalarm\"\nwhen = \"count >= {threshold}\"\nfor = {repeat}\n"
+        ),
+    )
+    .unwrap();
+    let alerts = dir.path().join("alerts.jsonl");
+    let out = Command::new(env!("CARGO_BIN_EXE_logpulse"))
+        .args(["replay", "-r"])
+        .arg(&rules)
+        .args(["-s", "qalarm", "--alerts"])
+        .arg(&alerts)
+        .arg(&events)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let notes: Vec<serde_json::Value> =
+        std::fs::read_to_string(&alerts).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let actual: Vec<(String, String)> =
+        notes.iter().map(|n| (n["state"].as_str().unwrap().to_string(), n["window_end"].as_str().unwrap().to_string())).collect();
+    assert_eq!(actual, expected);
+    for n in &notes {
+        assert_eq!(n["key"], "project=pay,module=api,code=500,env=prod", "{n}");
+        assert_eq!(n["id"].as_str().unwrap(), format!("pay_errors|{}|{}|{}|{}", n["host"].as_str().unwrap(), n["key"].as_str().unwrap(), n["window_end"].as_str().unwrap(), n["state"].as_str().unwrap()));
+    }
+}

@@ -7,11 +7,13 @@
 //! - [`window`]: event-time windows, watermarks, partial aggregates;
 //! - [`pipeline`]: the [`Engine`] that ties them together;
 //! - [`batch`]: the `aggregates` Arrow schema;
+//! - [`alert`]: rule alerts evaluated on closed windows, in event time;
 //! - [`checkpoint`]: the engine's state as plain data, for crash-safe restarts.
 //!
 //! The engine does no I/O and reads no clock: callers hand it decoded events
 //! and processing time, and take closed windows out as Arrow record batches.
 
+pub mod alert;
 pub mod batch;
 pub mod checkpoint;
 pub mod compile;

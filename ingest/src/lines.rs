@@ -187,20 +187,7 @@ impl<R: Read> LineReader<R> {
     /// The line `buf[start..start + len]` (without its `\n`), checked.
     fn make_line(&mut self, start: usize, len: usize) -> Line<'_> {
         self.line_number += 1;
-        let number = self.line_number;
-        let mut bytes = &self.buf[start..start + len];
-        // The limit counts a `\r` too: the reader may have to judge a line before it
-        // sees its end, and the verdict must not depend on where reads split the input.
-        if bytes.len() > self.max_line_bytes {
-            return Line::Bad { number, reason: ErrorReason::TooLong, sample: sample_of(bytes) };
-        }
-        if let [rest @ .., b'\r'] = bytes {
-            bytes = rest;
-        }
-        match std::str::from_utf8(bytes) {
-            Ok(text) => Line::Text { number, text },
-            Err(_) => Line::Bad { number, reason: ErrorReason::Decode, sample: sample_of(bytes) },
-        }
+        checked_line(self.line_number, &self.buf[start..start + len], self.max_line_bytes)
     }
 
     /// Ends the skipping of a too-long line and reports it.
@@ -236,6 +223,59 @@ impl<R: Read> LineReader<R> {
                 Err(e) => return Err(e),
             }
         }
+    }
+}
+
+/// A line's bytes (without its `\n`) as a [`Line`]: too long, invalid UTF-8, or text
+/// without a trailing `\r`.
+fn checked_line(number: u64, mut bytes: &[u8], max_line_bytes: usize) -> Line<'_> {
+    // The limit counts a `\r` too: the reader may have to judge a line before it
+    // sees its end, and the verdict must not depend on where reads split the input.
+    if bytes.len() > max_line_bytes {
+        return Line::Bad { number, reason: ErrorReason::TooLong, sample: sample_of(bytes) };
+    }
+    if let [rest @ .., b'\r'] = bytes {
+        bytes = rest;
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Line::Text { number, text },
+        Err(_) => Line::Bad { number, reason: ErrorReason::Decode, sample: sample_of(bytes) },
+    }
+}
+
+/// The lines of bytes already in memory (a Kafka message), by the rules of
+/// [`LineReader`] (same lines, numbers, reasons and samples) without its buffer:
+/// nothing is copied, and nothing is allocated for a good line.
+#[derive(Debug, Clone)]
+pub struct SliceLines<'a> {
+    /// What is left to split.
+    rest: &'a [u8],
+    /// Number of the last line handed out.
+    line_number: u64,
+    /// Longest line accepted, in bytes, not counting its `\n`.
+    max_line_bytes: usize,
+}
+
+impl<'a> SliceLines<'a> {
+    pub fn new(bytes: &'a [u8], max_line_bytes: usize) -> Self {
+        Self { rest: bytes, line_number: 0, max_line_bytes }
+    }
+}
+
+impl<'a> Iterator for SliceLines<'a> {
+    type Item = Line<'a>;
+
+    fn next(&mut self) -> Option<Line<'a>> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let (line, rest) = match memchr::memchr(b'\n', self.rest) {
+            Some(i) => (&self.rest[..i], &self.rest[i + 1..]),
+            None => (self.rest, &self.rest[self.rest.len()..]),
+        };
+        self.rest = rest;
+        self.line_number += 1;
+        Some(checked_line(self.line_number, line, self.max_line_bytes))
     }
 }
 
@@ -420,7 +460,14 @@ mod tests {
             let r = LineReader::with_chunk_size(Trickle { data: &input, step }, max, chunk);
             let got = collect(r);
             let want = model(&input, max);
-            prop_assert_eq!(got, want);
+            prop_assert_eq!(&got, &want);
+            let from_slice: Vec<Owned> = SliceLines::new(&input, max)
+                .map(|line| match line {
+                    Line::Text { number, text } => Owned::Text(number, text.to_owned()),
+                    Line::Bad { number, reason, sample } => Owned::Bad(number, reason, sample),
+                })
+                .collect();
+            prop_assert_eq!(from_slice, want);
         }
     }
 }

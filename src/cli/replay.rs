@@ -10,6 +10,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use arrow::array::RecordBatch;
 use clap::Args;
+use engine::alert::{AlertEvaluator, AlertState, Notification};
 use engine::compile::Decoder;
 use engine::{Engine, RecordMeta};
 use ingest::ErrorReason;
@@ -36,6 +37,10 @@ pub struct ReplayArgs {
     /// name). Windows this producer already wrote to DATA_DIR are not written again.
     #[arg(long, requires = "out")]
     producer: Option<String>,
+    /// Write the notifications that the rule files' alerts would send over the input,
+    /// as JSON lines (the live worker's sequence for the same input: backtesting).
+    #[arg(long = "alerts", value_name = "FILE")]
+    alerts: Option<PathBuf>,
     /// Input file, or `-` for stdin.
     input: String,
 }
@@ -74,7 +79,19 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let mut qalarm_events = (store.is_some() && matches!(set.streams[stream_id].decoder, Decoder::Qalarm))
         .then(sinks::tables::QalarmEventsBuilder::default);
 
+    let alerts_out = match &args.alerts {
+        Some(path) => Some(BufWriter::new(
+            File::create(path).map_err(|e| UsageError(format!("cannot create {}: {e}", path.display())))?,
+        )),
+        None => None,
+    };
+    let sql_alerts = set.alerts.iter().filter(|a| matches!(a.kind, engine::compile::AlertKind::Sql { .. })).count();
+    if alerts_out.is_some() && sql_alerts > 0 {
+        eprintln!("logpulse: {sql_alerts} sql alert(s) not backtested: they run on the worker's clock (`every`), not on event time");
+    }
     let mut run = Run {
+        alerts: alerts_out.is_some().then(|| AlertEvaluator::new(Arc::clone(&set))),
+        notifications: Vec::new(),
         engine: Engine::new(Arc::clone(&set)),
         batches: Vec::new(),
         errors: Vec::new(),
@@ -132,11 +149,25 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         bytes_read = lines.bytes_read();
     }
     run.engine.finish();
-    let closed = run.engine.take_closed();
-    run.batches.extend(closed);
+    run.take_closed();
     run.take_errors();
-    let Run { engine, batches, mut progress, records, errors, .. } = run;
+    let Run { engine, batches, mut progress, records, errors, notifications, .. } = run;
     progress.finish(bytes_read, records);
+    if let (Some(mut out), Some(path)) = (alerts_out, &args.alerts) {
+        use std::io::Write;
+        for n in &notifications {
+            serde_json::to_writer(&mut out, n)?;
+            out.write_all(b"\n")?;
+        }
+        out.flush().with_context(|| format!("writing {}", path.display()))?;
+        let firing = notifications.iter().filter(|n| n.state == AlertState::Firing).count();
+        eprintln!(
+            "logpulse: {} notification(s) ({firing} firing, {} resolved) written to {}",
+            notifications.len(),
+            notifications.len() - firing,
+            path.display()
+        );
+    }
 
     let sorted = crate::output::sort_aggregates(&batches)?;
     if let (Some(store), Some(dir)) = (&store, &args.out) {
@@ -214,6 +245,10 @@ fn write_tables(store: &sinks::ParquetStore, producer: &str, tables: Tables<'_>)
 /// records, and closed windows collected every [`ADVANCE_EVERY`].
 struct Run {
     engine: Engine,
+    /// With `--alerts`: the evaluator, fed each batch of closed windows.
+    alerts: Option<AlertEvaluator>,
+    /// The notifications so far, in order.
+    notifications: Vec<Notification>,
     /// Closed windows taken from the engine so far.
     batches: Vec<RecordBatch>,
     /// `ingest_errors` rows taken from the engine so far (at most [`MAX_ERROR_ROWS`]).
@@ -234,6 +269,19 @@ impl Run {
         self.errors.extend(self.engine.take_errors().into_iter().take(room));
     }
 
+    /// Takes the windows closed so far, and evaluates the alerts on them.
+    fn take_closed(&mut self) {
+        let closed = self.engine.take_closed();
+        if let Some(evaluator) = self.alerts.as_mut() {
+            if let Some(batch) = &closed {
+                evaluator.add_batch(batch);
+            }
+            let engine = &self.engine;
+            self.notifications.extend(evaluator.advance_all(|rule| engine.closed_through(rule)));
+        }
+        self.batches.extend(closed);
+    }
+
     /// Counts a record and returns the read time to give it.
     fn next_record(&mut self) -> i64 {
         if self.records.is_multiple_of(CLOCK_EVERY) {
@@ -247,7 +295,7 @@ impl Run {
     fn after_record(&mut self, position: u64) {
         if self.records.is_multiple_of(ADVANCE_EVERY) {
             self.engine.advance(None);
-            self.batches.extend(self.engine.take_closed());
+            self.take_closed();
             self.take_errors();
             self.progress.update(position, self.records);
         }

@@ -28,7 +28,7 @@ use arrow::datatypes::TimestampMillisecondType;
 use engine::compile::{Decoder, StreamId};
 use engine::{Engine, RecordMeta, RuleSet};
 use ingest::ErrorReason;
-use ingest::lines::{Line, LineReader};
+use ingest::lines::{Line, SliceLines};
 use sinks::tables::{IngestErrorsBuilder, QalarmEventsBuilder};
 use sinks::{Checkpoint, CheckpointStore, ParquetStore, SeqRange, Table};
 
@@ -181,9 +181,7 @@ impl Lane {
             self.engine.record_error(stream_id, source(0), ErrorReason::Decode, b"", now_ms);
         } else {
             let first_line = self.line_number;
-            let mut lines = LineReader::new(record.payload, stream.max_line_bytes);
-            // Reading from a slice cannot fail.
-            while let Ok(Some(line)) = lines.next_line() {
+            for line in SliceLines::new(record.payload, stream.max_line_bytes) {
                 let number = first_line + line.number();
                 self.line_number = number;
                 match line {

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod kafka;
+pub mod nginx;
 
 use std::collections::BTreeMap;
 use std::path::Path;

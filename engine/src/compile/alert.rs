@@ -44,6 +44,9 @@ pub struct AlertSpec {
     pub resolve: bool,
     pub message: Option<String>,
     pub forget_ms: i64,
+    /// A stable text of the alert's definition, so a reload or a restore can tell a
+    /// changed alert (whose state starts fresh) from an unchanged one.
+    pub definition: String,
 }
 
 pub const DEFAULT_FORGET_MS: i64 = 24 * 3_600_000;
@@ -200,8 +203,17 @@ pub(super) fn compile_alert(
     if c.errors.len() > errors_before {
         return None;
     }
+    let definition = format!(
+        "rule={:?} when={:?} sql={:?} every={:?} for={for_windows} view={view:?} repeat={repeat_interval_ms:?} max={max_notifications:?} forget={forget_ms} resolve={:?}",
+        alert.rule.as_ref().map(|r| r.get_ref()),
+        alert.when.as_ref().map(|w| w.get_ref().trim()),
+        alert.sql.as_ref().map(|s| s.get_ref().trim()),
+        alert.every.as_ref().map(|e| e.get_ref()),
+        alert.resolve.as_ref().map(|r| *r.get_ref()),
+    );
     Some(AlertSpec {
         name,
+        definition,
         kind: kind?,
         for_windows,
         view,

@@ -12,7 +12,7 @@
 mod alert;
 mod durations;
 
-pub use alert::{AlertKind, AlertSpec, AlertView};
+pub use alert::{AlertKind, AlertSpec, AlertView, WHEN_VARIABLES};
 pub use durations::parse_duration_ms;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
