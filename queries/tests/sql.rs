@@ -151,7 +151,7 @@ async fn recent_batches_and_history_count_every_row_once() {
     let s = QueryService::new(dir.path(), QueryConfig::default()).unwrap().with_recent(Arc::clone(&recent));
     for w in 5..20 {
         let b = batch(&[row("r", w, "h", "", 1, None)]);
-        store.write(Table::Aggregates, "p", SeqRange { lo: T0 + w * MIN, hi: T0 + (w + 1) * MIN }, &[b.clone()]).unwrap();
+        store.write(Table::Aggregates, "p", SeqRange { lo: T0 + w * MIN, hi: T0 + (w + 1) * MIN }, std::slice::from_ref(&b)).unwrap();
         recent.lock().unwrap().push(b);
         let total = one_row(&s, "SELECT sum(count) AS n, count(*) AS rows FROM aggregates").await;
         assert_eq!(total.column(0).as_primitive::<UInt64Type>().value(0), (w + 1) as u64, "after window {w}");

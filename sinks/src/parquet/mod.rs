@@ -282,17 +282,17 @@ impl ParquetStore {
         }
         let mut batch = compute::concat_batches(&schema, batches)?;
         let mut lo = range.lo;
-        if let Some(durable) = durable {
-            if let (Some(column), true) = (table.seq_column(), lo < durable) {
-                let seq = batch.column_by_name(column).expect("seq column").as_primitive::<TimestampMillisecondType>();
-                let keep = compute::kernels::cmp::gt(seq, &datafusion::arrow::array::Scalar::new(
-                    datafusion::arrow::array::TimestampMillisecondArray::from(vec![durable]).with_timezone("UTC"),
-                ))?;
-                let kept = compute::filter_record_batch(&batch, &keep)?;
-                outcome.rows_skipped = batch.num_rows() - kept.num_rows();
-                batch = kept;
-                lo = durable;
-            }
+        if let Some(durable) = durable
+            && let (Some(column), true) = (table.seq_column(), lo < durable)
+        {
+            let seq = batch.column_by_name(column).expect("seq column").as_primitive::<TimestampMillisecondType>();
+            let keep = compute::kernels::cmp::gt(seq, &datafusion::arrow::array::Scalar::new(
+                datafusion::arrow::array::TimestampMillisecondArray::from(vec![durable]).with_timezone("UTC"),
+            ))?;
+            let kept = compute::filter_record_batch(&batch, &keep)?;
+            outcome.rows_skipped = batch.num_rows() - kept.num_rows();
+            batch = kept;
+            lo = durable;
         }
         if batch.num_rows() > 0 {
             let sorted = if self.config.sort_rows { sort_batch(table, &batch)? } else { batch.clone() };

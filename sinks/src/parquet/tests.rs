@@ -52,7 +52,7 @@ fn read_table(store: &ParquetStore, table: Table) -> BTreeMap<(String, i64, Stri
 fn expected(batch: &RecordBatch) -> BTreeMap<(String, i64, String), u64> {
     let store_dir = tempfile::tempdir().unwrap();
     let store = ParquetStoreConfig::default().build(store_dir.path()).unwrap();
-    store.write(Table::Aggregates, "x", SeqRange { lo: 0, hi: i64::MAX }, &[batch.clone()]).unwrap();
+    store.write(Table::Aggregates, "x", SeqRange { lo: 0, hi: i64::MAX }, std::slice::from_ref(batch)).unwrap();
     read_table(&store, Table::Aggregates)
 }
 
@@ -136,7 +136,7 @@ fn open_removes_temp_files_and_partial_flushes() {
     let hi = DAY + 70 * MIN;
     let files = {
         let store = ParquetStoreConfig::default().build(dir.path()).unwrap();
-        store.write(Table::Aggregates, "p", SeqRange { lo: 0, hi }, &[batch.clone()]).unwrap().files
+        store.write(Table::Aggregates, "p", SeqRange { lo: 0, hi }, std::slice::from_ref(&batch)).unwrap().files
     };
     // Simulate a crash after part 1 of 2 was renamed, with part 2 left as a temp file.
     let second = &files[1];
@@ -147,7 +147,7 @@ fn open_removes_temp_files_and_partial_flushes() {
     assert_eq!(store.high_water(Table::Aggregates, "p"), None);
     assert!(data_files(&store, Table::Aggregates).is_empty());
     // The rerun writes the flush whole.
-    store.write(Table::Aggregates, "p", SeqRange { lo: 0, hi }, &[batch.clone()]).unwrap();
+    store.write(Table::Aggregates, "p", SeqRange { lo: 0, hi }, std::slice::from_ref(&batch)).unwrap();
     assert_eq!(read_table(&store, Table::Aggregates), expected(&batch));
 }
 
@@ -161,7 +161,7 @@ fn compaction_merges_an_hour_and_keeps_high_water_marks() {
             let windows = step * 10..step * 10 + 10;
             let batch = aggregates(&["r", "s"], windows.clone(), &[&format!("h{i}")]);
             let range = SeqRange { lo: DAY + windows.start * MIN, hi: DAY + windows.end * MIN };
-            store.write(Table::Aggregates, producer, range, &[batch.clone()]).unwrap();
+            store.write(Table::Aggregates, producer, range, std::slice::from_ref(&batch)).unwrap();
             all.push(batch);
         }
     }
@@ -250,7 +250,7 @@ fn other_tables_dedupe_per_flush() {
         });
     }
     let batch = errors.finish();
-    let out = store.write(Table::IngestErrors, "f", SeqRange { lo: 0, hi: 3 }, &[batch.clone()]).unwrap();
+    let out = store.write(Table::IngestErrors, "f", SeqRange { lo: 0, hi: 3 }, std::slice::from_ref(&batch)).unwrap();
     assert_eq!((out.rows_written, out.files.len()), (3, 3));
     let out = store.write(Table::IngestErrors, "f", SeqRange { lo: 0, hi: 3 }, &[batch]).unwrap();
     assert_eq!((out.rows_written, out.rows_skipped), (0, 3));
