@@ -23,7 +23,10 @@ pub fn sort_aggregates(batches: &[RecordBatch]) -> anyhow::Result<RecordBatch> {
     }
     let columns: Vec<SortColumn> = ["rule", "window_start", "host", "key"]
         .iter()
-        .map(|name| SortColumn { values: batch.column_by_name(name).expect("aggregates column").clone(), options: None })
+        .map(|name| SortColumn {
+            values: batch.column_by_name(name).expect("aggregates column").clone(),
+            options: None,
+        })
         .collect();
     let indices = lexsort_to_indices(&columns, None)?;
     Ok(take_record_batch(&batch, &indices)?)

@@ -19,7 +19,13 @@ pub struct Progress {
 
 impl Progress {
     pub fn new(total_bytes: Option<u64>) -> Self {
-        Self { started: Instant::now(), last_drawn: None, total_bytes, in_place: std::io::stderr().is_terminal(), drawn: false }
+        Self {
+            started: Instant::now(),
+            last_drawn: None,
+            total_bytes,
+            in_place: std::io::stderr().is_terminal(),
+            drawn: false,
+        }
     }
 
     /// Cheap to call often: draws at most once a second.
@@ -36,7 +42,11 @@ impl Progress {
 
     fn draw(&mut self, bytes: u64, records: u64) {
         let secs = self.started.elapsed().as_secs_f64().max(1e-9);
-        let pct = self.total_bytes.filter(|&t| t > 0).map(|t| format!(" ({:.0}%)", 100.0 * bytes as f64 / t as f64)).unwrap_or_default();
+        let pct = self
+            .total_bytes
+            .filter(|&t| t > 0)
+            .map(|t| format!(" ({:.0}%)", 100.0 * bytes as f64 / t as f64))
+            .unwrap_or_default();
         let line = format!(
             "replay: {:.1} MB{pct}, {records} records, {:.0} records/s, {:.1} MB/s",
             bytes as f64 / 1e6,

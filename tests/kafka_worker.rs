@@ -211,7 +211,11 @@ fn assert_converges(worker: &Worker, expected: &BTreeMap<Row, Agg>, limit: Durat
         std::thread::sleep(Duration::from_millis(500));
     }
     let shown: Vec<&String> = last.iter().take(20).collect();
-    panic!("worker tables differ from replay in {} groups, e.g.:\n{shown:#?}\nworker log:\n{}", last.len(), worker.log());
+    panic!(
+        "worker tables differ from replay in {} groups, e.g.:\n{shown:#?}\nworker log:\n{}",
+        last.len(),
+        worker.log()
+    );
 }
 
 fn scalar(worker: &Worker, sql: &str) -> String {
@@ -281,7 +285,8 @@ fn setup_in_parts(lines_per_host: usize, qalarm_events: usize, fraction: f64, re
             _ => (nginx_log(lines_per_host, start, p as u64), format!("web-{p}")),
         };
         nginx_lines += text.lines().count();
-        let args: Vec<String> = ["--lines-per-message", "50", "--host", &host, "--partition", &p.to_string()].map(String::from).to_vec();
+        let args: Vec<String> =
+            ["--lines-per-message", "50", "--host", &host, "--partition", &p.to_string()].map(String::from).to_vec();
         let (now, later) = split(&format!("access-{p}.log"), &text);
         broker.produce("nginx", &now, &args.iter().map(String::as_str).collect::<Vec<_>>());
         held_back.extend(later.map(|f| ("nginx".to_string(), f, args.clone())));
@@ -355,7 +360,10 @@ fn worker_tables_equal_replay_over_the_same_topics() {
     let nginx_dir = tempfile::tempdir().unwrap();
     let real = common::nginx::load_with_wrk(nginx_dir.path(), 2);
     let setup = setup_in_parts(20_000, 3_000, 1.0, Some(&real.access_log));
-    assert!(setup.expected.keys().any(|k| k.2 == "nginx-real" && k.0 == "nginx.status_5xx"), "the real log is in the expectation");
+    assert!(
+        setup.expected.keys().any(|k| k.2 == "nginx-real" && k.0 == "nginx.status_5xx"),
+        "the real log is in the expectation"
+    );
     let data = setup.dir.path().join("data");
     let config = worker_config(&setup, &data, "e2e", "1s");
     let worker = Worker::start(&config, &[]);
@@ -378,7 +386,13 @@ fn worker_tables_equal_replay_over_the_same_topics() {
 
     let (_, metrics) = worker.get("/metrics");
     let events_in = format!("logpulse_events_in_total{{stream=\"nginx\"}} {}", setup.nginx_lines);
-    for name in [events_in.as_str(), "logpulse_consumer_lag{", "logpulse_windows_open{", "logpulse_checkpoint_age_seconds{", "logpulse_last_commit_timestamp_seconds"] {
+    for name in [
+        events_in.as_str(),
+        "logpulse_consumer_lag{",
+        "logpulse_windows_open{",
+        "logpulse_checkpoint_age_seconds{",
+        "logpulse_last_commit_timestamp_seconds",
+    ] {
         assert!(metrics.contains(name), "/metrics lacks {name}:\n{metrics}");
     }
     // SQL over HTTP is read-only, and errors are JSON with a status.
@@ -508,7 +522,9 @@ fn the_worker_rides_out_a_broker_restart_and_loses_nothing() {
     let config = worker_config(&setup, &data, "restart", "500ms");
     let worker = Worker::start(&config, &[]);
     // Mid-stream: the first part read (windows open, positions inside the topics) ...
-    wait_for("the first part to be read", Duration::from_secs(60), || metric(&worker, "logpulse_events_in_total{stream=\"nginx\"}") >= 3.0 * 8_000.0);
+    wait_for("the first part to be read", Duration::from_secs(60), || {
+        metric(&worker, "logpulse_events_in_total{stream=\"nginx\"}") >= 3.0 * 8_000.0
+    });
     // ... then the broker goes away long enough for commits and fetches to fail, and the
     // session to time out (6 s), and comes back on the same port and storage.
     setup.broker.stop();

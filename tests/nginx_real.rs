@@ -144,11 +144,14 @@ fn parse_replay_csv(text: &str) -> BTreeMap<Key, Agg> {
         let r = record.unwrap_or_else(|e| panic!("replay CSV row {}: {e}", i + 2));
         let time = |s: &str| {
             assert!(s.ends_with('Z'), "replay CSV row {}: {s:?} is not RFC 3339 UTC", i + 2);
-            DateTime::parse_from_rfc3339(s).unwrap_or_else(|e| panic!("replay CSV row {}: {s:?}: {e}", i + 2)).timestamp_millis()
+            DateTime::parse_from_rfc3339(s)
+                .unwrap_or_else(|e| panic!("replay CSV row {}: {s:?}: {e}", i + 2))
+                .timestamp_millis()
         };
         let (start, end) = (time(&r[1]), time(&r[2]));
         assert!(start % WINDOW_MS == 0 && end - start == WINDOW_MS, "replay CSV row {}: not a 1m window: {r:?}", i + 2);
-        let float = |s: &str| (!s.is_empty()).then(|| s.parse::<f64>().unwrap_or_else(|e| panic!("row {}: {s:?}: {e}", i + 2)));
+        let float =
+            |s: &str| (!s.is_empty()).then(|| s.parse::<f64>().unwrap_or_else(|e| panic!("row {}: {s:?}: {e}", i + 2)));
         let agg = Agg { count: r[5].parse().unwrap(), sum: float(&r[6]), min: float(&r[7]), max: float(&r[8]) };
         let key = (r[0].to_string(), start, r[3].to_string(), r[4].to_string());
         if let Some(previous) = out.insert(key, agg) {
@@ -170,7 +173,8 @@ fn close(actual: Option<f64>, expected: Option<f64>) -> bool {
 fn differences(actual: &BTreeMap<Key, Agg>, expected: &BTreeMap<Key, Agg>) -> Vec<String> {
     let first_window = expected.keys().map(|k| k.1).min().unwrap();
     let last_window = expected.keys().map(|k| k.1).max().unwrap();
-    let series: BTreeSet<(&str, &str, &str)> = expected.keys().map(|(r, _, h, k)| (r.as_str(), h.as_str(), k.as_str())).collect();
+    let series: BTreeSet<(&str, &str, &str)> =
+        expected.keys().map(|(r, _, h, k)| (r.as_str(), h.as_str(), k.as_str())).collect();
     let keys: BTreeSet<&Key> = actual.keys().chain(expected.keys()).collect();
     let mut out = Vec::new();
     for key in keys {

@@ -61,7 +61,10 @@ fn replay(dir: &Path, input: &Path) -> (Counts, String) {
     assert!(out.status.success(), "replay failed: {stderr}");
     let mut reader = csv::Reader::from_reader(&out.stdout[..]);
     let headers = reader.headers().unwrap().clone();
-    assert_eq!(headers.iter().collect::<Vec<_>>(), ["rule", "window_start", "window_end", "host", "key", "count", "sum", "min", "max"]);
+    assert_eq!(
+        headers.iter().collect::<Vec<_>>(),
+        ["rule", "window_start", "window_end", "host", "key", "count", "sum", "min", "max"]
+    );
     let mut counts = Counts::new();
     for row in reader.records() {
         let row = row.unwrap();
@@ -195,11 +198,22 @@ print(json.dumps(alarms))
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let notes: Vec<serde_json::Value> =
         std::fs::read_to_string(&alerts).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    let actual: Vec<(String, String)> =
-        notes.iter().map(|n| (n["state"].as_str().unwrap().to_string(), n["window_end"].as_str().unwrap().to_string())).collect();
+    let actual: Vec<(String, String)> = notes
+        .iter()
+        .map(|n| (n["state"].as_str().unwrap().to_string(), n["window_end"].as_str().unwrap().to_string()))
+        .collect();
     assert_eq!(actual, expected);
     for n in &notes {
         assert_eq!(n["key"], "project=pay,module=api,code=500,env=prod", "{n}");
-        assert_eq!(n["id"].as_str().unwrap(), format!("pay_errors|{}|{}|{}|{}", n["host"].as_str().unwrap(), n["key"].as_str().unwrap(), n["window_end"].as_str().unwrap(), n["state"].as_str().unwrap()));
+        assert_eq!(
+            n["id"].as_str().unwrap(),
+            format!(
+                "pay_errors|{}|{}|{}|{}",
+                n["host"].as_str().unwrap(),
+                n["key"].as_str().unwrap(),
+                n["window_end"].as_str().unwrap(),
+                n["state"].as_str().unwrap()
+            )
+        );
     }
 }

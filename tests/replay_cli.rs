@@ -114,7 +114,17 @@ not json at all
     let rows = csv_rows(&out);
     assert_eq!(
         rows,
-        vec![vec!["slow_requests", "2026-11-26T10:15:00Z", "2026-11-26T10:16:00Z", "h1", "req.status=503", "2", "200.5", "80", "120.5"]]
+        vec![vec![
+            "slow_requests",
+            "2026-11-26T10:15:00Z",
+            "2026-11-26T10:16:00Z",
+            "h1",
+            "req.status=503",
+            "2",
+            "200.5",
+            "80",
+            "120.5"
+        ]]
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("decode: 1"));
 }
@@ -123,7 +133,8 @@ not json at all
 fn refused_rule_file_exits_2_with_position() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.toml");
-    std::fs::write(&path, "[[stream]]\nname = \"s\"\n\n[[rule]]\nname = \"r\"\nstream = \"s\"\nregex = 'a(b'\n").unwrap();
+    std::fs::write(&path, "[[stream]]\nname = \"s\"\n\n[[rule]]\nname = \"r\"\nstream = \"s\"\nregex = 'a(b'\n")
+        .unwrap();
     for args in [vec!["check", path.to_str().unwrap()], vec!["replay", "-r", path.to_str().unwrap(), "-s", "s", "-"]] {
         let out = logpulse(&args, Some(b""));
         assert_eq!(out.status.code(), Some(2));

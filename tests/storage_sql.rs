@@ -43,10 +43,7 @@ fn input() -> String {
         let host = ["web-1", "web-2", "web-3"][i % 3];
         let level = if i % 5 == 0 { "ERROR" } else { "INFO" };
         let op = ["get", "put"][i % 2];
-        out.push_str(&format!(
-            "2026-11-26T{h:02}:{m:02}:{s:02}+0000 {host} {level} op={op} cost={}ms\n",
-            i % 97
-        ));
+        out.push_str(&format!("2026-11-26T{h:02}:{m:02}:{s:02}+0000 {host} {level} op={op} cost={}ms\n", i % 97));
     }
     out
 }
@@ -67,7 +64,8 @@ fn replay_out(dir: &Path, data: &Path, env: &[(&str, &str)]) -> Output {
         std::fs::write(&rules, RULES).unwrap();
         std::fs::write(&log, input()).unwrap();
     }
-    let args = ["replay", "-r", rules.to_str().unwrap(), "-s", "app", "--out", data.to_str().unwrap(), log.to_str().unwrap()];
+    let args =
+        ["replay", "-r", rules.to_str().unwrap(), "-s", "app", "--out", data.to_str().unwrap(), log.to_str().unwrap()];
     logpulse(&args, env)
 }
 
@@ -131,7 +129,11 @@ fn a_writer_killed_before_rename_leaves_consistent_tables_and_a_rerun_completes_
     // And once more: nothing is written twice.
     let again = replay_out(tmp.path(), &data, &[]);
     assert!(again.status.success());
-    assert!(String::from_utf8_lossy(&again.stderr).contains("already in"), "{}", String::from_utf8_lossy(&again.stderr));
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("already in"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
     assert_eq!(cells(&data), want);
     let totals = |dir: &Path| duckdb_sql(dir, "SELECT rule, sum(count) FROM aggregates GROUP BY rule ORDER BY rule");
     assert_eq!(totals(&data), totals(&clean_dir), "DuckDB agrees");
@@ -204,7 +206,8 @@ fn sql_cli_limits_and_bad_queries_exit_2() {
 fn sql_cli_formats() {
     let tmp = tempfile::tempdir().unwrap();
     let data = stored(tmp.path());
-    let query = "SELECT rule, window_start, count, hosts FROM sum_view WHERE rule = 'lines' ORDER BY window_start LIMIT 2";
+    let query =
+        "SELECT rule, window_start, count, hosts FROM sum_view WHERE rule = 'lines' ORDER BY window_start LIMIT 2";
     let out = sql(&data, query, &["--format", "json"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON array");

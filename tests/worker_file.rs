@@ -91,14 +91,22 @@ fn a_followed_file_through_rotation_and_restart_equals_replay() {
 
     let all = dir.path().join("all.log");
     std::fs::write(&all, lines(0, 9_000)).unwrap();
-    let out = Command::new(logpulse()).args(["replay", "-r"]).arg(&rules).args(["-s", "app", "--host", "web-1"]).arg(&all).output().unwrap();
+    let out = Command::new(logpulse())
+        .args(["replay", "-r"])
+        .arg(&rules)
+        .args(["-s", "app", "--host", "web-1"])
+        .arg(&all)
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let expected = totals(&String::from_utf8(out.stdout).unwrap());
 
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut actual = Vec::new();
     while Instant::now() < deadline {
-        if let Ok(csv) = worker.sql_csv("SELECT rule, window_start, window_end, host, key, count, sum, min, max FROM machine_view") {
+        if let Ok(csv) =
+            worker.sql_csv("SELECT rule, window_start, window_end, host, key, count, sum, min, max FROM machine_view")
+        {
             actual = totals(&csv);
             if actual == expected {
                 break;

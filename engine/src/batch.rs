@@ -60,7 +60,16 @@ impl Default for AggregatesBuilder {
 
 impl AggregatesBuilder {
     #[allow(clippy::too_many_arguments)]
-    pub fn push(&mut self, rule: &str, start_ms: i64, end_ms: i64, host: &str, key: &str, cell: &Cell, has_value: bool) {
+    pub fn push(
+        &mut self,
+        rule: &str,
+        start_ms: i64,
+        end_ms: i64,
+        host: &str,
+        key: &str,
+        cell: &Cell,
+        has_value: bool,
+    ) {
         self.rule.append_value(rule);
         self.window_start.append_value(start_ms);
         self.window_end.append_value(end_ms);

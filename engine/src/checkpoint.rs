@@ -62,7 +62,9 @@ impl WindowSnapshot {
 
 impl StreamSnapshot {
     pub(crate) fn clocks(&self) -> impl Iterator<Item = (u32, LaneClock)> + '_ {
-        self.lanes.iter().map(|&(lane, max_event_ms, last_arrival_ms)| (lane, LaneClock { max_event_ms, last_arrival_ms }))
+        self.lanes
+            .iter()
+            .map(|&(lane, max_event_ms, last_arrival_ms)| (lane, LaneClock { max_event_ms, last_arrival_ms }))
     }
 }
 
@@ -187,7 +189,9 @@ stream = "app"
         let mut engine = Engine::new(Arc::clone(&set));
         feed(&mut engine, &lines()[..100], &mut Vec::new());
         let snapshot = engine.snapshot();
-        let changed = RULES.replace("match = \"error\"", "match = \"ok\"").replace("[[rule]]\nname = \"lines\"\nstream = \"app\"\n", "");
+        let changed = RULES
+            .replace("match = \"error\"", "match = \"ok\"")
+            .replace("[[rule]]\nname = \"lines\"\nstream = \"app\"\n", "");
         let changed = Arc::new(compile(&[SourceFile::new("r.toml", &changed)]).unwrap());
         let mut restored = Engine::restore(changed, &snapshot).unwrap();
         restored.finish();

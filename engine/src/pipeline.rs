@@ -53,7 +53,9 @@ impl Interner {
     }
 
     pub fn heap_bytes(&self) -> usize {
-        self.strings.iter().map(|s| 2 * s.len()).sum::<usize>() + self.ids.allocation_size() + self.strings.capacity() * 16
+        self.strings.iter().map(|s| 2 * s.len()).sum::<usize>()
+            + self.ids.allocation_size()
+            + self.strings.capacity() * 16
     }
 }
 
@@ -166,7 +168,13 @@ impl Engine {
 
     /// Counts one event into every rule of `stream` that it matches.
     /// `source` names the record for `ingest_errors` if it turns out late.
-    pub fn process(&mut self, stream_id: StreamId, event: &Event<'_>, meta: &RecordMeta<'_>, source: impl FnOnce() -> String) {
+    pub fn process(
+        &mut self,
+        stream_id: StreamId,
+        event: &Event<'_>,
+        meta: &RecordMeta<'_>,
+        source: impl FnOnce() -> String,
+    ) {
         let rules = Arc::clone(&self.rules);
         let stream = &rules.streams[stream_id];
         self.stats.events_in += 1;
@@ -263,9 +271,9 @@ impl Engine {
             Some(source) => {
                 let v = match source {
                     ValueSource::Field(i) => event.fields.get(*i).and_then(|f| f.as_ref()).and_then(FieldValue::as_f64),
-                    ValueSource::Capture(g) => caps
-                        .and_then(|c| c.get_group(*g))
-                        .and_then(|span| text[span.range()].parse::<f64>().ok()),
+                    ValueSource::Capture(g) => {
+                        caps.and_then(|c| c.get_group(*g)).and_then(|span| text[span.range()].parse::<f64>().ok())
+                    }
                     ValueSource::Between(regex) => {
                         let mut c = self.value_captures[rule_id].take().unwrap_or_else(|| regex.create_captures());
                         regex.captures(text, &mut c);
@@ -426,7 +434,9 @@ impl Engine {
                         named.sort_unstable_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
                         let cells = named
                             .into_iter()
-                            .map(|(host, key, c)| (strings.intern(host), strings.intern(key), c.count, c.sum, c.min, c.max))
+                            .map(|(host, key, c)| {
+                                (strings.intern(host), strings.intern(key), c.count, c.sum, c.min, c.max)
+                            })
                             .collect();
                         WindowSnapshot { start_ms, cells }
                     })
@@ -443,7 +453,12 @@ impl Engine {
                 lanes: watermark.lanes().map(|(lane, c)| (lane, c.max_event_ms, c.last_arrival_ms)).collect(),
             })
             .collect();
-        EngineSnapshot { version: SNAPSHOT_VERSION, strings: strings.strings.into_iter().map(String::from).collect(), rules, streams }
+        EngineSnapshot {
+            version: SNAPSHOT_VERSION,
+            strings: strings.strings.into_iter().map(String::from).collect(),
+            rules,
+            streams,
+        }
     }
 
     /// An engine for `rules` that carries on from `snapshot` (see [`crate::checkpoint`]
@@ -454,9 +469,11 @@ impl Engine {
         }
         let mut engine = Engine::new(rules);
         let ids: Vec<u32> = snapshot.strings.iter().map(|s| engine.interner.intern(s)).collect();
-        let id = |index: u32| ids.get(index as usize).copied().ok_or(RestoreError::StringIndex { index, len: ids.len() });
+        let id =
+            |index: u32| ids.get(index as usize).copied().ok_or(RestoreError::StringIndex { index, len: ids.len() });
         for saved in &snapshot.rules {
-            let Some(rule_id) = engine.rules.rules.iter().position(|r| r.name == saved.name && r.definition == saved.definition)
+            let Some(rule_id) =
+                engine.rules.rules.iter().position(|r| r.name == saved.name && r.definition == saved.definition)
             else {
                 continue;
             };
@@ -487,7 +504,15 @@ impl Engine {
         for (rule_id, rule) in self.rules.rules.iter().enumerate() {
             for window in self.windows[rule_id].open_snapshot(&rule.window) {
                 for ((host, key), cell) in &window.cells {
-                    b.push(&rule.name, window.start_ms, window.end_ms, self.interner.get(*host), self.interner.get(*key), cell, rule.has_value());
+                    b.push(
+                        &rule.name,
+                        window.start_ms,
+                        window.end_ms,
+                        self.interner.get(*host),
+                        self.interner.get(*key),
+                        cell,
+                        rule.has_value(),
+                    );
                 }
             }
         }

@@ -507,7 +507,9 @@ fn resync_point(bytes: &[u8]) -> bool {
         return true;
     }
     match container_header(bytes) {
-        Some((marker, count, first)) if is_map(marker) => map_keys(bytes, count, first).is_some_and(|k| k.known == count),
+        Some((marker, count, first)) if is_map(marker) => {
+            map_keys(bytes, count, first).is_some_and(|k| k.known == count)
+        }
         Some(_) => true,
         None => false,
     }

@@ -78,7 +78,8 @@ async fn require_token(State(state): State<ApiState>, request: Request, next: Ne
         // Constant-time comparison: the token must not leak through response timing.
         let ok = given.is_some_and(|g| constant_time_eq(g, expected.as_bytes()));
         if !ok {
-            let mut response = error_response(StatusCode::UNAUTHORIZED, "unauthorized", "a valid bearer token is required");
+            let mut response =
+                error_response(StatusCode::UNAUTHORIZED, "unauthorized", "a valid bearer token is required");
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             return response;
         }
@@ -113,10 +114,19 @@ struct SqlParams {
     format: Option<String>,
 }
 
-async fn sql(State(state): State<ApiState>, Query(params): Query<SqlParams>, headers: HeaderMap, body: Bytes) -> Response {
+async fn sql(
+    State(state): State<ApiState>,
+    Query(params): Query<SqlParams>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let format = params.format.as_deref().unwrap_or("json");
     if !matches!(format, "json" | "csv" | "arrow") {
-        return error_response(StatusCode::BAD_REQUEST, "bad_request", format!("unknown format '{format}' (json, csv, arrow)"));
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!("unknown format '{format}' (json, csv, arrow)"),
+        );
     }
     let Ok(statement) = std::str::from_utf8(&body) else {
         return error_response(StatusCode::BAD_REQUEST, "bad_request", "the body must be SQL text in UTF-8");
@@ -124,9 +134,14 @@ async fn sql(State(state): State<ApiState>, Query(params): Query<SqlParams>, hea
     // A JSON body `{"sql": "..."}` is accepted too, for clients that only send JSON.
     let is_json = headers.get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
     let statement = if is_json {
-        match serde_json::from_str::<serde_json::Value>(statement).ok().and_then(|v| v.get("sql")?.as_str().map(String::from)) {
+        match serde_json::from_str::<serde_json::Value>(statement)
+            .ok()
+            .and_then(|v| v.get("sql")?.as_str().map(String::from))
+        {
             Some(s) => s,
-            None => return error_response(StatusCode::BAD_REQUEST, "bad_request", r#"a JSON body must be {"sql": "..."}"#),
+            None => {
+                return error_response(StatusCode::BAD_REQUEST, "bad_request", r#"a JSON body must be {"sql": "..."}"#);
+            }
         }
     } else {
         statement.to_string()

@@ -7,9 +7,9 @@ use datafusion::datasource::MemTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::cache::cache_manager::CacheManagerConfig;
 use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::memory_pool::{GreedyMemoryPool, TrackConsumersPool};
-use datafusion::execution::cache::cache_manager::CacheManagerConfig;
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
@@ -125,7 +125,8 @@ impl QueryService {
             cache_manager: Arc::clone(&self.shared.cache_manager),
             object_store_registry: Arc::clone(&self.shared.object_store_registry),
         });
-        let mut config = SessionConfig::new().with_information_schema(true).with_create_default_catalog_and_schema(true);
+        let mut config =
+            SessionConfig::new().with_information_schema(true).with_create_default_catalog_and_schema(true);
         if self.config.target_partitions > 0 {
             config = config.with_target_partitions(self.config.target_partitions);
         }
@@ -133,11 +134,8 @@ impl QueryService {
         parquet.pushdown_filters = true;
         parquet.reorder_filters = true;
         parquet.enable_page_index = true;
-        let state = SessionStateBuilder::new()
-            .with_config(config)
-            .with_runtime_env(runtime)
-            .with_default_features()
-            .build();
+        let state =
+            SessionStateBuilder::new().with_config(config).with_runtime_env(runtime).with_default_features().build();
         let ctx = SessionContext::new_with_state(state);
         // `count(DISTINCT host)` (sum_view's `hosts`) is rewritten by default into a second
         // GROUP BY over (rule, window, host): a hash table of every host of every window.
@@ -198,7 +196,11 @@ fn stored_table(data_dir: &Path, table: Table) -> Result<Arc<dyn datafusion::cat
 /// The bytes a result batch holds. Not `get_array_memory_size`, which counts the whole
 /// buffer behind every slice of it (operators emit slices of one large buffer).
 fn result_bytes(batch: &RecordBatch) -> usize {
-    batch.columns().iter().map(|c| c.to_data().get_slice_memory_size().unwrap_or_else(|_| c.get_array_memory_size())).sum()
+    batch
+        .columns()
+        .iter()
+        .map(|c| c.to_data().get_slice_memory_size().unwrap_or_else(|_| c.get_array_memory_size()))
+        .sum()
 }
 
 /// Refuses anything but a query, naming what was refused.

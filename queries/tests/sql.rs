@@ -35,7 +35,14 @@ fn batch(rows: &[Row<'_>]) -> RecordBatch {
     b.finish()
 }
 
-fn row<'a>(rule: &'a str, window: i64, host: &'a str, key: &'a str, count: u64, value: Option<(f64, f64, f64)>) -> Row<'a> {
+fn row<'a>(
+    rule: &'a str,
+    window: i64,
+    host: &'a str,
+    key: &'a str,
+    count: u64,
+    value: Option<(f64, f64, f64)>,
+) -> Row<'a> {
     Row { rule, window, host, key, count, value }
 }
 
@@ -151,7 +158,14 @@ async fn recent_batches_and_history_count_every_row_once() {
     let s = QueryService::new(dir.path(), QueryConfig::default()).unwrap().with_recent(Arc::clone(&recent));
     for w in 5..20 {
         let b = batch(&[row("r", w, "h", "", 1, None)]);
-        store.write(Table::Aggregates, "p", SeqRange { lo: T0 + w * MIN, hi: T0 + (w + 1) * MIN }, std::slice::from_ref(&b)).unwrap();
+        store
+            .write(
+                Table::Aggregates,
+                "p",
+                SeqRange { lo: T0 + w * MIN, hi: T0 + (w + 1) * MIN },
+                std::slice::from_ref(&b),
+            )
+            .unwrap();
         recent.lock().unwrap().push(b);
         let total = one_row(&s, "SELECT sum(count) AS n, count(*) AS rows FROM aggregates").await;
         assert_eq!(total.column(0).as_primitive::<UInt64Type>().value(0), (w + 1) as u64, "after window {w}");
@@ -245,7 +259,16 @@ async fn a_huge_result_is_refused_not_buffered() {
 async fn empty_data_dir_has_every_table_and_view() {
     let dir = tempfile::tempdir().unwrap();
     let s = service(dir.path());
-    for table in ["aggregates", "alerts", "qalarm_events", "ingest_errors", "live_aggregates", "machine_view", "sum_view", "avg_view"] {
+    for table in [
+        "aggregates",
+        "alerts",
+        "qalarm_events",
+        "ingest_errors",
+        "live_aggregates",
+        "machine_view",
+        "sum_view",
+        "avg_view",
+    ] {
         let r = s.sql(&format!("SELECT count(*) FROM {table}")).await.unwrap_or_else(|e| panic!("{table}: {e}"));
         assert_eq!(r.num_rows(), 1);
     }

@@ -91,7 +91,8 @@ impl CheckpointStore {
             Err(e) => return Err(SinkError::Io { path, source: e }),
         };
         let corrupt = |message: String| SinkError::Corrupt { path: path.clone(), message };
-        let checkpoint: Checkpoint = rmp_serde::from_slice(&bytes).map_err(|e| corrupt(format!("unreadable checkpoint: {e}")))?;
+        let checkpoint: Checkpoint =
+            rmp_serde::from_slice(&bytes).map_err(|e| corrupt(format!("unreadable checkpoint: {e}")))?;
         if checkpoint.version != CHECKPOINT_VERSION {
             return Err(corrupt(format!("checkpoint version {} is not {CHECKPOINT_VERSION}", checkpoint.version)));
         }
@@ -105,8 +106,10 @@ impl CheckpointStore {
     pub fn save(&self, checkpoint: &Checkpoint) -> Result<usize, SinkError> {
         let path = self.path_of(&checkpoint.producer);
         let temp = path.with_extension("ckpt.tmp");
-        let bytes = rmp_serde::to_vec_named(checkpoint)
-            .map_err(|e| SinkError::Corrupt { path: path.clone(), message: format!("cannot encode checkpoint: {e}") })?;
+        let bytes = rmp_serde::to_vec_named(checkpoint).map_err(|e| SinkError::Corrupt {
+            path: path.clone(),
+            message: format!("cannot encode checkpoint: {e}"),
+        })?;
         let mut file = File::create(&temp).map_err(SinkError::io(&temp))?;
         file.write_all(&bytes).map_err(SinkError::io(&temp))?;
         file.sync_all().map_err(SinkError::io(&temp))?;

@@ -182,7 +182,11 @@ impl Default for QalarmEventsBuilder {
         let field_index = QALARM_TEXT_COLUMNS.map(|name| {
             ingest::qalarm::FIELDS.iter().position(|f| *f == name).expect("every text column is a Qalarm field")
         });
-        Self { time: TimestampMillisecondBuilder::new(), text: (0..8).map(|_| StringBuilder::new()).collect(), field_index }
+        Self {
+            time: TimestampMillisecondBuilder::new(),
+            text: (0..8).map(|_| StringBuilder::new()).collect(),
+            field_index,
+        }
     }
 }
 

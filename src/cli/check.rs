@@ -41,7 +41,14 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         writeln!(
             out,
             "    matcher: {} patterns in one pass ({} exact literals, {} literal-prefiltered regexes, {} always-checked); {} distinct literals; memory: literal scan {} B, always-checked automata {} B, per-pattern regexes {} B",
-            m.patterns, m.exact_literal, m.verified, m.always, m.literals, m.literal_scan_bytes, m.fallback_bytes, m.regex_bytes
+            m.patterns,
+            m.exact_literal,
+            m.verified,
+            m.always,
+            m.literals,
+            m.literal_scan_bytes,
+            m.fallback_bytes,
+            m.regex_bytes
         )?;
         for (pattern, &rule) in stream.pattern_rules.iter().enumerate() {
             let how = match stream.matcher.strategy(pattern) {

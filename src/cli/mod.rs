@@ -17,7 +17,11 @@ use clap::{Parser, Subcommand};
 pub struct UsageError(pub String);
 
 #[derive(Debug, Parser)]
-#[command(name = "logpulse", version, about = "Stream-processing log analytics: rules -> windowed aggregates -> SQL and alerts")]
+#[command(
+    name = "logpulse",
+    version,
+    about = "Stream-processing log analytics: rules -> windowed aggregates -> SQL and alerts"
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use rdkafka::ClientConfig;
+use rdkafka::ClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
-use rdkafka::ClientContext;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -85,7 +85,8 @@ pub fn run(args: ProduceArgs) -> anyhow::Result<ExitCode> {
         .set("message.timeout.ms", "60000")
         .set("compression.type", "lz4");
     for property in &args.properties {
-        let (key, value) = property.split_once('=').ok_or_else(|| UsageError(format!("-X {property}: expected KEY=VALUE")))?;
+        let (key, value) =
+            property.split_once('=').ok_or_else(|| UsageError(format!("-X {property}: expected KEY=VALUE")))?;
         config.set(key, value);
     }
     let producer: BaseProducer<Deliveries> =
@@ -146,7 +147,8 @@ pub fn run(args: ProduceArgs) -> anyhow::Result<ExitCode> {
     let messages = sender.messages;
     let failed = producer.context().failed.load(Ordering::Relaxed);
     if failed > 0 {
-        let first = producer.context().first_error.lock().unwrap_or_else(|p| p.into_inner()).clone().unwrap_or_default();
+        let first =
+            producer.context().first_error.lock().unwrap_or_else(|p| p.into_inner()).clone().unwrap_or_default();
         anyhow::bail!("{failed} of {messages} messages were not delivered to {} (first error: {first})", args.topic);
     }
     eprintln!(

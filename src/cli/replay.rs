@@ -87,7 +87,9 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     };
     let sql_alerts = set.alerts.iter().filter(|a| matches!(a.kind, engine::compile::AlertKind::Sql { .. })).count();
     if alerts_out.is_some() && sql_alerts > 0 {
-        eprintln!("logpulse: {sql_alerts} sql alert(s) not backtested: they run on the worker's clock (`every`), not on event time");
+        eprintln!(
+            "logpulse: {sql_alerts} sql alert(s) not backtested: they run on the worker's clock (`every`), not on event time"
+        );
     }
     let mut run = Run {
         alerts: alerts_out.is_some().then(|| AlertEvaluator::new(Arc::clone(&set))),
@@ -140,9 +142,13 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
                         run.engine.record_error(stream_id, source, e.reason, text.as_bytes(), now)
                     }
                 },
-                Line::Bad { number, reason, sample } => {
-                    run.engine.record_error(stream_id, format!("{source_name}:{number}"), reason, sample.as_bytes(), now)
-                }
+                Line::Bad { number, reason, sample } => run.engine.record_error(
+                    stream_id,
+                    format!("{source_name}:{number}"),
+                    reason,
+                    sample.as_bytes(),
+                    now,
+                ),
             }
             run.after_record(lines.bytes_read());
         }
@@ -172,7 +178,12 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let sorted = crate::output::sort_aggregates(&batches)?;
     if let (Some(store), Some(dir)) = (&store, &args.out) {
         let producer = args.producer.clone().unwrap_or_else(|| default_producer(&args.input));
-        let tables = Tables { aggregates: std::slice::from_ref(&sorted), qalarm_events: qalarm_events.as_mut(), errors: &errors, records };
+        let tables = Tables {
+            aggregates: std::slice::from_ref(&sorted),
+            qalarm_events: qalarm_events.as_mut(),
+            errors: &errors,
+            records,
+        };
         write_tables(store, &producer, tables).with_context(|| format!("writing {}", dir.display()))?;
     }
     let stdout = std::io::stdout().lock();
@@ -210,9 +221,7 @@ fn write_tables(store: &sinks::ParquetStore, producer: &str, tables: Tables<'_>)
     let last_end = tables
         .aggregates
         .iter()
-        .filter_map(|b| {
-            arrow::compute::max(b.column_by_name("window_end")?.as_primitive::<TimestampMillisecondType>())
-        })
+        .filter_map(|b| arrow::compute::max(b.column_by_name("window_end")?.as_primitive::<TimestampMillisecondType>()))
         .max();
     let records = i64::try_from(tables.records).unwrap_or(i64::MAX);
     let mut flushes = Vec::new();

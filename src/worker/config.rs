@@ -220,7 +220,9 @@ pub fn parse(file: &SourceFile) -> Result<WorkerConfig, RuleErrors> {
     if config.rules.get_ref().is_empty() {
         errors.push(file.error_in(config.rules.span(), "`rules` names no rule file"));
     }
-    for (name, interval) in [("checkpoint_interval", &config.checkpoint_interval), ("flush_interval", &config.flush_interval)] {
+    for (name, interval) in
+        [("checkpoint_interval", &config.checkpoint_interval), ("flush_interval", &config.flush_interval)]
+    {
         if interval.get_ref().is_zero() {
             errors.push(file.error_in(interval.span(), format!("`{name}` must be positive")));
         }
@@ -261,7 +263,9 @@ pub fn parse(file: &SourceFile) -> Result<WorkerConfig, RuleErrors> {
             "kafka" => &[("brokers", n.brokers.is_some()), ("topic", n.topic.is_some())],
             "log" => &[],
             other => {
-                errors.push(file.error_in(notifier.span(), format!("unknown notifier kind '{other}' (webhook, kafka, log)")));
+                errors.push(
+                    file.error_in(notifier.span(), format!("unknown notifier kind '{other}' (webhook, kafka, log)")),
+                );
                 &[]
             }
         };
@@ -311,8 +315,13 @@ mod tests {
 
     #[test]
     fn misspelt_key_is_refused_at_its_position() {
-        assert_eq!(errors("rules = ['r']\ncheckpoint_intervall = '5s'\n").split(':').take(3).collect::<Vec<_>>(), ["w.toml", "2", "1"]);
-        let e = errors("rules = ['r']\n[[source]]\nkind = 'kafka'\nbrokers = 'b'\ntopics = ['t']\ngroup = 'g'\nstream = 's'\nprops = 1\n");
+        assert_eq!(
+            errors("rules = ['r']\ncheckpoint_intervall = '5s'\n").split(':').take(3).collect::<Vec<_>>(),
+            ["w.toml", "2", "1"]
+        );
+        let e = errors(
+            "rules = ['r']\n[[source]]\nkind = 'kafka'\nbrokers = 'b'\ntopics = ['t']\ngroup = 'g'\nstream = 's'\nprops = 1\n",
+        );
         assert!(e.starts_with("w.toml:"), "{e}");
         assert!(e.contains("props"), "{e}");
     }

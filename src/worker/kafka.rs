@@ -15,7 +15,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use engine::compile::StreamId;
-use ingest::kafka::{KafkaConsumer, KafkaRecord, KafkaSourceConfig, POLL_TIMEOUT, PartitionHandler, RebalanceContext, TopicPartition};
+use ingest::kafka::{
+    KafkaConsumer, KafkaRecord, KafkaSourceConfig, POLL_TIMEOUT, PartitionHandler, RebalanceContext, TopicPartition,
+};
 use rdkafka::Offset;
 use rdkafka::TopicPartitionList;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
@@ -51,7 +53,12 @@ impl KafkaLanes {
     }
 
     /// Makes the given lanes durable (checkpoint) and commits their positions.
-    fn checkpoint_and_commit(&self, consumer: &BaseConsumer<RebalanceContext<Self>>, which: Option<&[TopicPartition]>, mode: CommitMode) -> anyhow::Result<()> {
+    fn checkpoint_and_commit(
+        &self,
+        consumer: &BaseConsumer<RebalanceContext<Self>>,
+        which: Option<&[TopicPartition]>,
+        mode: CommitMode,
+    ) -> anyhow::Result<()> {
         let mut state = self.state();
         let mut offsets = TopicPartitionList::new();
         let now = now_ms();
@@ -166,7 +173,11 @@ pub fn run(
                     // Below the lane's position: already counted before the checkpoint.
                     if let Some(lane) = state.lanes.get_mut(&tp).filter(|l| record.offset >= l.position) {
                         let input = Record {
-                            origin: Origin::Kafka { topic: record.topic, partition: record.partition, offset: record.offset },
+                            origin: Origin::Kafka {
+                                topic: record.topic,
+                                partition: record.partition,
+                                offset: record.offset,
+                            },
                             position: record.offset,
                             next_position: record.offset + 1,
                             payload: record.payload,

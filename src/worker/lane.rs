@@ -109,27 +109,37 @@ pub struct Record<'a> {
 impl Lane {
     /// Opens a lane at its checkpoint, if it has one, else at `start`.
     pub fn open(shared: &Shared, producer: String, stream_id: StreamId, now_ms: i64) -> anyhow::Result<Lane> {
-        let checkpoint = shared.checkpoints.load(&producer).with_context(|| format!("loading the checkpoint of {producer}"))?;
+        let checkpoint =
+            shared.checkpoints.load(&producer).with_context(|| format!("loading the checkpoint of {producer}"))?;
         let durable = |table| shared.store.high_water(table, &producer).unwrap_or(i64::MIN);
-        let (engine, position, line_number, file_identity, file_offset, aggregates_hi, checkpointed_at_ms) = match &checkpoint {
-            Some(c) => {
-                let mut snapshot = c.engine.clone();
-                // The quiet-stream clock restarts now: the downtime must not close windows
-                // before the backlog that belongs in them is read.
-                for stream in &mut snapshot.streams {
-                    for lane in &mut stream.lanes {
-                        lane.2 = now_ms;
+        let (engine, position, line_number, file_identity, file_offset, aggregates_hi, checkpointed_at_ms) =
+            match &checkpoint {
+                Some(c) => {
+                    let mut snapshot = c.engine.clone();
+                    // The quiet-stream clock restarts now: the downtime must not close windows
+                    // before the backlog that belongs in them is read.
+                    for stream in &mut snapshot.streams {
+                        for lane in &mut stream.lanes {
+                            lane.2 = now_ms;
+                        }
                     }
+                    let engine = Engine::restore(Arc::clone(&shared.rules), &snapshot)
+                        .with_context(|| format!("restoring the checkpoint of {producer}"))?;
+                    (
+                        engine,
+                        c.position,
+                        c.line_number,
+                        c.file_identity,
+                        c.file_offset,
+                        c.aggregates_hi,
+                        c.written_at_ms,
+                    )
                 }
-                let engine = Engine::restore(Arc::clone(&shared.rules), &snapshot)
-                    .with_context(|| format!("restoring the checkpoint of {producer}"))?;
-                (engine, c.position, c.line_number, c.file_identity, c.file_offset, c.aggregates_hi, c.written_at_ms)
-            }
-            None => {
-                let hi = shared.store.high_water(Table::Aggregates, &producer).unwrap_or(0);
-                (Engine::new(Arc::clone(&shared.rules)), 0, 0, None, 0, hi, now_ms)
-            }
-        };
+                None => {
+                    let hi = shared.store.high_water(Table::Aggregates, &producer).unwrap_or(0);
+                    (Engine::new(Arc::clone(&shared.rules)), 0, 0, None, 0, hi, now_ms)
+                }
+            };
         let is_qalarm = matches!(shared.rules.streams[stream_id].decoder, Decoder::Qalarm);
         Ok(Lane {
             stream_id,
@@ -157,7 +167,8 @@ impl Lane {
     pub fn process(&mut self, shared: &Shared, record: &Record<'_>, now_ms: i64) {
         let stream = &shared.rules.streams[self.stream_id];
         let host = record.host.unwrap_or(&shared.machine_host);
-        let meta = RecordMeta { lane: 0, default_host: host, default_time_ms: record.time_ms.unwrap_or(now_ms), now_ms };
+        let meta =
+            RecordMeta { lane: 0, default_host: host, default_time_ms: record.time_ms.unwrap_or(now_ms), now_ms };
         let stream_id = self.stream_id;
         let origin = record.origin;
         let source = |line: u64| match origin {
@@ -187,7 +198,9 @@ impl Lane {
                 match line {
                     Line::Text { text, .. } => match stream.decode_line(text) {
                         Ok(event) => self.engine.process(stream_id, &event, &meta, || source(number)),
-                        Err(e) => self.engine.record_error(stream_id, source(number), e.reason, text.as_bytes(), now_ms),
+                        Err(e) => {
+                            self.engine.record_error(stream_id, source(number), e.reason, text.as_bytes(), now_ms)
+                        }
                     },
                     Line::Bad { reason, sample, .. } => {
                         self.engine.record_error(stream_id, source(number), reason, sample.as_bytes(), now_ms)
@@ -240,7 +253,9 @@ impl Lane {
         let hi = self
             .pending
             .iter()
-            .filter_map(|b| arrow::compute::max(b.column_by_name("window_end")?.as_primitive::<TimestampMillisecondType>()))
+            .filter_map(|b| {
+                arrow::compute::max(b.column_by_name("window_end")?.as_primitive::<TimestampMillisecondType>())
+            })
             .max()
             .expect("closed windows have ends");
         let range = SeqRange { lo: self.aggregates_hi.clamp(0, hi - 1), hi };

@@ -61,20 +61,48 @@ impl Metrics {
             registry: Registry::default(),
         };
         registry.register("events_in", "Events decoded (lines, Qalarm events), per stream", m.events_in.clone());
-        registry.register("messages_in", "Records read (Kafka messages, file chunks), per source", m.messages_in.clone());
+        registry.register(
+            "messages_in",
+            "Records read (Kafka messages, file chunks), per source",
+            m.messages_in.clone(),
+        );
         registry.register("bytes_in", "Bytes read, per source", m.bytes_in.clone());
         registry.register("matched", "Events counted, per rule", m.matched.clone());
-        registry.register("late_events", "Events behind their window's close (also in ingest_errors)", m.late_events.clone());
-        registry.register("ingest_errors", "Bad input, per reason (decode, parse, time, late, too_long)", m.ingest_errors.clone());
-        registry.register("consumer_lag", "Messages between this worker's position and the broker's high-water mark", m.consumer_lag.clone());
+        registry.register(
+            "late_events",
+            "Events behind their window's close (also in ingest_errors)",
+            m.late_events.clone(),
+        );
+        registry.register(
+            "ingest_errors",
+            "Bad input, per reason (decode, parse, time, late, too_long)",
+            m.ingest_errors.clone(),
+        );
+        registry.register(
+            "consumer_lag",
+            "Messages between this worker's position and the broker's high-water mark",
+            m.consumer_lag.clone(),
+        );
         registry.register("windows_open", "Open windows, per lane", m.windows_open.clone());
         registry.register("window_cells_open", "Open (rule, window, host, key) cells, per lane", m.cells_open.clone());
-        registry.register("checkpoint_age_seconds", "Seconds since the lane's last checkpoint", m.checkpoint_age.clone());
+        registry.register(
+            "checkpoint_age_seconds",
+            "Seconds since the lane's last checkpoint",
+            m.checkpoint_age.clone(),
+        );
         registry.register("checkpoints", "Checkpoints written", m.checkpoints.clone());
         registry.register("checkpoint_bytes", "Size of the last checkpoint written", m.checkpoint_bytes.clone());
-        registry.register("last_commit_timestamp_seconds", "Unix time of the last Kafka offset commit", m.last_commit.clone());
+        registry.register(
+            "last_commit_timestamp_seconds",
+            "Unix time of the last Kafka offset commit",
+            m.last_commit.clone(),
+        );
         registry.register("rows_written", "Rows written to Parquet, per table", m.rows_written.clone());
-        registry.register("worker_errors", "Failures the worker retried (sink writes, commits), per kind", m.errors.clone());
+        registry.register(
+            "worker_errors",
+            "Failures the worker retried (sink writes, commits), per kind",
+            m.errors.clone(),
+        );
         registry.register("lanes", "Lanes (Kafka partitions, files) this worker holds, per source", m.lanes.clone());
         Metrics { registry, ..m }
     }
@@ -133,7 +161,9 @@ impl Metrics {
     }
 
     pub fn lag(&self, topic: &str, partition: i32, lag: i64) {
-        self.consumer_lag.get_or_create(&vec![("topic", topic.to_string()), ("partition", partition.to_string())]).set(lag.max(0));
+        self.consumer_lag
+            .get_or_create(&vec![("topic", topic.to_string()), ("partition", partition.to_string())])
+            .set(lag.max(0));
     }
 
     pub fn checkpointed(&self, bytes: usize) {

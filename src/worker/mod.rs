@@ -19,8 +19,8 @@ mod metrics;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -133,7 +133,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let stream_of = |name: &str| rules.streams.iter().position(|s| s.name == name).expect("checked above");
     for source in &loaded.config.sources {
         let stream = stream_of(source.get_ref().stream());
-        if !matches!(source.get_ref(), SourceConfig::Kafka(_)) && matches!(rules.streams[stream].decoder, Decoder::Qalarm) {
+        if !matches!(source.get_ref(), SourceConfig::Kafka(_))
+            && matches!(rules.streams[stream].decoder, Decoder::Qalarm)
+        {
             let message = "Qalarm streams are read from Kafka (for a file, use `logpulse replay`)";
             return Err(engine::RuleErrors::from(loaded.file.error_in(source.span(), message)).into());
         }

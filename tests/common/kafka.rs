@@ -58,7 +58,12 @@ impl Broker {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(20);
         while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "tansu did not listen on {} (see {})", self.port, self.dir.join("broker.log").display());
+            assert!(
+                Instant::now() < deadline,
+                "tansu did not listen on {} (see {})",
+                self.port,
+                self.dir.join("broker.log").display()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -78,7 +83,15 @@ impl Broker {
 
     pub fn create_topic(&self, name: &str, partitions: u32) {
         let out = Command::new(tansu())
-            .args(["topic", "create", name, "--partitions", &partitions.to_string(), "--broker", &format!("tcp://{}", self.address())])
+            .args([
+                "topic",
+                "create",
+                name,
+                "--partitions",
+                &partitions.to_string(),
+                "--broker",
+                &format!("tcp://{}", self.address()),
+            ])
             .output()
             .unwrap();
         assert!(out.status.success(), "creating topic {name}: {}", String::from_utf8_lossy(&out.stderr));

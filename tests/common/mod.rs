@@ -50,7 +50,8 @@ pub fn duckdb_sql(data_dir: &Path, sql: &str) -> Vec<Vec<String>> {
     reader.records().map(|r| r.expect("CSV row").iter().map(str::to_string).collect()).collect()
 }
 
-const TOTALS_SQL: &str = "SELECT rule, sum(count) AS count, sum(sum) AS sum FROM aggregates GROUP BY rule ORDER BY rule";
+const TOTALS_SQL: &str =
+    "SELECT rule, sum(count) AS count, sum(sum) AS sum FROM aggregates GROUP BY rule ORDER BY rule";
 
 fn parse_totals(rows: &[Vec<String>]) -> Totals {
     rows.iter()
@@ -68,7 +69,9 @@ fn assert_totals_close(what: &str, actual: &Totals, expected: &Totals) {
         assert_eq!(a_count, count, "{what}: count of {rule}");
         match (a_sum, sum) {
             (None, None) => {}
-            (Some(a), Some(e)) => assert!((a - e).abs() <= 1e-6 * e.abs().max(1.0), "{what}: sum of {rule}: {a} vs {e}"),
+            (Some(a), Some(e)) => {
+                assert!((a - e).abs() <= 1e-6 * e.abs().max(1.0), "{what}: sum of {rule}: {a} vs {e}")
+            }
             other => panic!("{what}: sum of {rule}: {other:?}"),
         }
     }
@@ -86,10 +89,9 @@ pub fn assert_stored_totals(data_dir: &Path, expected: &Totals, groups: usize) {
 
     let lp_groups = &logpulse_sql(data_dir, "SELECT count(*) FROM machine_view")[1][0];
     assert_eq!(lp_groups.parse::<usize>().unwrap(), groups, "machine_view rows vs replay CSV rows");
-    let dd_groups = &duckdb_sql(
-        data_dir,
-        "SELECT count(*) FROM (SELECT DISTINCT rule, window_start, host, key FROM aggregates)",
-    )[0][0];
+    let dd_groups =
+        &duckdb_sql(data_dir, "SELECT count(*) FROM (SELECT DISTINCT rule, window_start, host, key FROM aggregates)")
+            [0][0];
     assert_eq!(dd_groups.parse::<usize>().unwrap(), groups, "DuckDB groups vs replay CSV rows");
 }
 

@@ -124,13 +124,16 @@ pub fn find_tool(name: &str, also: &[&str]) -> PathBuf {
         .map(|d| d.join(name))
         .chain(also.iter().map(PathBuf::from))
         .find(|p| p.is_file())
-        .unwrap_or_else(|| panic!("{name} is not installed: run scripts/install-test-deps.sh (this test does not skip)"))
+        .unwrap_or_else(|| {
+            panic!("{name} is not installed: run scripts/install-test-deps.sh (this test does not skip)")
+        })
 }
 
 /// Distinct free ports: all listeners are held until every port is picked, so the
 /// kernel cannot hand out one twice.
 pub fn free_ports<const N: usize>() -> [u16; N] {
-    let listeners: Vec<TcpListener> = (0..N).map(|_| TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0")).collect();
+    let listeners: Vec<TcpListener> =
+        (0..N).map(|_| TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0")).collect();
     std::array::from_fn(|i| listeners[i].local_addr().unwrap().port())
 }
 
@@ -278,7 +281,8 @@ pub fn load_with_wrk(dir: &Path, seconds: u32) -> WrkRun {
         .unwrap_or_else(|e| panic!("running wrk: {e}"));
     let wrk_text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "wrk failed: {wrk_text}{}", String::from_utf8_lossy(&out.stderr));
-    let requests = capture(r"(\d+) requests in", &wrk_text).unwrap_or_else(|| panic!("no request count in wrk's output:\n{wrk_text}"));
+    let requests = capture(r"(\d+) requests in", &wrk_text)
+        .unwrap_or_else(|| panic!("no request count in wrk's output:\n{wrk_text}"));
     // wrk prints this line only when there are such responses.
     let non_2xx_3xx = capture(r"Non-2xx or 3xx responses: (\d+)", &wrk_text).unwrap_or(0);
     assert!(requests > 0, "wrk made no request:\n{wrk_text}");

@@ -292,7 +292,13 @@ impl AlertEvaluator {
     }
 
     /// Takes one closed window of `rule` straight from an engine (no Arrow round trip).
-    pub fn add_cells<'a>(&mut self, rule: RuleId, start_ms: i64, end_ms: i64, cells: impl IntoIterator<Item = (&'a str, &'a str, &'a Cell)>) {
+    pub fn add_cells<'a>(
+        &mut self,
+        rule: RuleId,
+        start_ms: i64,
+        end_ms: i64,
+        cells: impl IntoIterator<Item = (&'a str, &'a str, &'a Cell)>,
+    ) {
         if !self.watches(rule) || self.evaluated_through[rule].is_some_and(|t| end_ms <= t) {
             return;
         }
@@ -338,12 +344,15 @@ impl AlertEvaluator {
                 match self.pending[rule].range(next..=frontier).next() {
                     Some((&end, _)) => end,
                     None => {
-                        self.evaluated_through[rule] = Some(last_end_at_or_before(frontier, spec.width_ms, spec.slide_ms));
+                        self.evaluated_through[rule] =
+                            Some(last_end_at_or_before(frontier, spec.width_ms, spec.slide_ms));
                         return out;
                     }
                 }
             };
-            let window = self.pending[rule].remove(&end).unwrap_or_else(|| PendingWindow { start_ms: end - spec.width_ms, cells: BTreeMap::new() });
+            let window = self.pending[rule]
+                .remove(&end)
+                .unwrap_or_else(|| PendingWindow { start_ms: end - spec.width_ms, cells: BTreeMap::new() });
             for &a in &self.by_rule[rule].clone() {
                 self.evaluate(a, end, &window, &mut out);
             }
@@ -395,7 +404,15 @@ impl AlertEvaluator {
                 // Forgotten: a firing series resolves, so that no page stays open forever.
                 let state = alert.series.remove(&key).expect("tracked");
                 if state.firing && alert.spec.resolve {
-                    out.push(notification(&alert.spec, rule_name, &key, AlertState::Resolved, None, window.start_ms, end));
+                    out.push(notification(
+                        &alert.spec,
+                        rule_name,
+                        &key,
+                        AlertState::Resolved,
+                        None,
+                        window.start_ms,
+                        end,
+                    ));
                 }
                 continue;
             }
@@ -425,7 +442,15 @@ impl AlertEvaluator {
                 if notify {
                     state.sent += 1;
                     state.last_notified_end = end;
-                    out.push(notification(&alert.spec, rule_name, &key, AlertState::Firing, value, window.start_ms, end));
+                    out.push(notification(
+                        &alert.spec,
+                        rule_name,
+                        &key,
+                        AlertState::Firing,
+                        value,
+                        window.start_ms,
+                        end,
+                    ));
                 }
             } else {
                 state.streak = 0;
@@ -433,7 +458,15 @@ impl AlertEvaluator {
                     state.firing = false;
                     state.sent = 0;
                     if alert.spec.resolve {
-                        out.push(notification(&alert.spec, rule_name, &key, AlertState::Resolved, value, window.start_ms, end));
+                        out.push(notification(
+                            &alert.spec,
+                            rule_name,
+                            &key,
+                            AlertState::Resolved,
+                            value,
+                            window.start_ms,
+                            end,
+                        ));
                     }
                 }
             }
@@ -446,7 +479,13 @@ impl AlertEvaluator {
         for alert in &self.alerts {
             for ((host, key), state) in &alert.series {
                 if state.firing {
-                    out.push((&alert.spec, self.rules.rules[alert.rule].name.as_str(), host.as_str(), key.as_str(), state));
+                    out.push((
+                        &alert.spec,
+                        self.rules.rules[alert.rule].name.as_str(),
+                        host.as_str(),
+                        key.as_str(),
+                        state,
+                    ));
                 }
             }
         }
@@ -473,7 +512,10 @@ impl AlertEvaluator {
             for ((host, key), state) in &alert.series {
                 series.entry(host.clone()).or_default().insert(key.clone(), state.clone());
             }
-            snap.alerts.insert(alert.spec.name.clone(), AlertStateSnapshot { definition: alert.spec.definition.clone(), series });
+            snap.alerts.insert(
+                alert.spec.name.clone(),
+                AlertStateSnapshot { definition: alert.spec.definition.clone(), series },
+            );
         }
         snap
     }
@@ -490,7 +532,10 @@ impl AlertEvaluator {
             }
         }
         for alert in &mut e.alerts {
-            let Some(saved) = snapshot.alerts.get(&alert.spec.name).filter(|s| s.definition == alert.spec.definition) else { continue };
+            let Some(saved) = snapshot.alerts.get(&alert.spec.name).filter(|s| s.definition == alert.spec.definition)
+            else {
+                continue;
+            };
             for (host, keys) in &saved.series {
                 for (key, state) in keys {
                     alert.series.insert((host.clone(), key.clone()), state.clone());
@@ -515,7 +560,15 @@ fn first_variable(when_text: &str) -> usize {
         .unwrap_or(0)
 }
 
-fn notification(spec: &AlertSpec, rule: &str, (host, key): &SeriesKey, state: AlertState, value: Option<f64>, start_ms: i64, end_ms: i64) -> Notification {
+fn notification(
+    spec: &AlertSpec,
+    rule: &str,
+    (host, key): &SeriesKey,
+    state: AlertState,
+    value: Option<f64>,
+    start_ms: i64,
+    end_ms: i64,
+) -> Notification {
     let window_start = rfc3339_ms(start_ms);
     let window_end = rfc3339_ms(end_ms);
     let value_text = value.map_or_else(|| "null".to_string(), |v| format!("{v}"));
@@ -542,7 +595,11 @@ fn notification(spec: &AlertSpec, rule: &str, (host, key): &SeriesKey, state: Al
                 AlertKind::Absent { .. } => "absent".to_string(),
                 AlertKind::Sql { .. } => "sql".to_string(),
             };
-            format!("{} {}: {rule} {condition}{series} (value {value_text}, window ending {window_end})", spec.name, state.as_str())
+            format!(
+                "{} {}: {rule} {condition}{series} (value {value_text}, window ending {window_end})",
+                spec.name,
+                state.as_str()
+            )
         }
     };
     Notification {

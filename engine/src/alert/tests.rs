@@ -154,8 +154,13 @@ fn resolve_false_sends_no_resolved() {
 
 #[test]
 fn keys_fire_independently_in_the_machine_view() {
-    let script = Script { windows: vec![vec![("web-1", 7), ("web-2", 1)], vec![("web-1", 7), ("web-2", 9)], vec![("web-1", 1)]] };
-    assert_eq!(run(OVER_5, &script), ["firing@0 web-1 7", "firing@1 web-2 9", "resolved@2 web-1 1", "resolved@2 web-2 0"]);
+    let script = Script {
+        windows: vec![vec![("web-1", 7), ("web-2", 1)], vec![("web-1", 7), ("web-2", 9)], vec![("web-1", 1)]],
+    };
+    assert_eq!(
+        run(OVER_5, &script),
+        ["firing@0 web-1 7", "firing@1 web-2 9", "resolved@2 web-1 1", "resolved@2 web-2 0"]
+    );
 }
 
 #[test]
@@ -216,7 +221,11 @@ fn forget_drops_a_quiet_key_and_resolves_it() {
 
 #[test]
 fn notification_json_has_the_design_fields_and_idempotency_id() {
-    let notes = run_lines(&format!("{OVER_5}severity = \"critical\"\nmessage = \"{{alert}} {{state}} on {{host}}: {{value}} errors\"\n"), &lines(&web1(&[7, 0])), None);
+    let notes = run_lines(
+        &format!("{OVER_5}severity = \"critical\"\nmessage = \"{{alert}} {{state}} on {{host}}: {{value}} errors\"\n"),
+        &lines(&web1(&[7, 0])),
+        None,
+    );
     let json = serde_json::to_value(&notes[0]).unwrap();
     assert_eq!(
         json,

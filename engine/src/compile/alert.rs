@@ -74,7 +74,11 @@ pub(super) fn compile_alert(
                 c.err(file, sql.span(), format!("alert '{name}': sql is empty"));
             }
             if let Some(w) = &alert.when {
-                c.err(file, w.span(), format!("alert '{name}': `when` is for rule alerts; a sql alert fires on each row returned"));
+                c.err(
+                    file,
+                    w.span(),
+                    format!("alert '{name}': `when` is for rule alerts; a sql alert fires on each row returned"),
+                );
             }
             let every_ms = match &alert.every {
                 None => {
@@ -90,7 +94,11 @@ pub(super) fn compile_alert(
         }
         (Some(rule_name), None) => {
             if let Some(e) = &alert.every {
-                c.err(file, e.span(), format!("alert '{name}': `every` is for sql alerts; rule alerts run when windows close"));
+                c.err(
+                    file,
+                    e.span(),
+                    format!("alert '{name}': `every` is for sql alerts; rule alerts run when windows close"),
+                );
             }
             let rule = match rule_index.get(rule_name.get_ref().as_str()) {
                 Some(&r) => Some(r),
@@ -107,7 +115,11 @@ pub(super) fn compile_alert(
                 Some(w) if w.get_ref().trim() == "absent" => rule.map(|rule| AlertKind::Absent { rule }),
                 Some(w) => match expr::parse(w.get_ref()) {
                     Err(e) => {
-                        c.errors.push(file.error_inside_string(w.span(), e.offset, format!("alert '{name}': when: {}", e.message)));
+                        c.errors.push(file.error_inside_string(
+                            w.span(),
+                            e.offset,
+                            format!("alert '{name}': when: {}", e.message),
+                        ));
                         None
                     }
                     Ok(parsed) => {
@@ -125,7 +137,10 @@ pub(super) fn compile_alert(
                                 c.errors.push(file.error_inside_string(
                                     w.span(),
                                     e.offset,
-                                    format!("alert '{name}': when: {} (variables: count, sum, min, max, avg)", e.message),
+                                    format!(
+                                        "alert '{name}': when: {} (variables: count, sum, min, max, avg)",
+                                        e.message
+                                    ),
                                 ));
                                 None
                             }
@@ -141,7 +156,9 @@ pub(super) fn compile_alert(
                                 );
                                 None
                             }
-                            Ok(when) => rule.map(|rule| AlertKind::Threshold { rule, when, when_text: w.get_ref().clone() }),
+                            Ok(when) => {
+                                rule.map(|rule| AlertKind::Threshold { rule, when, when_text: w.get_ref().clone() })
+                            }
                         }
                     }
                 },

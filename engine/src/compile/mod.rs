@@ -90,7 +90,10 @@ impl Stream {
             Decoder::Nginx(f) => f.parse(line)?,
             Decoder::Json(d) => d.decode(line)?,
             Decoder::Qalarm => {
-                return Err(DecodeError::new(ingest::ErrorReason::Decode, "qalarm streams take MessagePack, not lines"));
+                return Err(DecodeError::new(
+                    ingest::ErrorReason::Decode,
+                    "qalarm streams take MessagePack, not lines",
+                ));
             }
         };
         if let Some(h) = &self.host_regex {
@@ -169,11 +172,7 @@ pub fn compile_with(files: &[SourceFile], matcher_config: &MatcherConfig) -> Res
     }
     let mut compiler = Compiler { errors: Vec::new(), matcher_config: matcher_config.clone() };
     let set = compiler.compile(&parsed);
-    if compiler.errors.is_empty() {
-        Ok(set)
-    } else {
-        Err(RuleErrors(compiler.errors))
-    }
+    if compiler.errors.is_empty() { Ok(set) } else { Err(RuleErrors(compiler.errors)) }
 }
 
 struct Compiler {
@@ -469,7 +468,13 @@ impl Compiler {
         }
     }
 
-    fn duration_or(&mut self, file: &SourceFile, value: &Option<Spanned<String>>, default: i64, allow_zero: bool) -> i64 {
+    fn duration_or(
+        &mut self,
+        file: &SourceFile,
+        value: &Option<Spanned<String>>,
+        default: i64,
+        allow_zero: bool,
+    ) -> i64 {
         match value {
             None => default,
             Some(v) => match parse_duration_ms(v.get_ref(), allow_zero) {
@@ -510,7 +515,15 @@ impl Compiler {
             Some(s) => {
                 let slide = self.duration_or(file, &rule.slide, width, false);
                 if slide > width {
-                    self.err(file, s.span(), format!("rule '{name}': slide ({}) is greater than window ({})", s.get_ref(), rule.window.as_ref().map_or("1m", |w| w.get_ref().as_str())));
+                    self.err(
+                        file,
+                        s.span(),
+                        format!(
+                            "rule '{name}': slide ({}) is greater than window ({})",
+                            s.get_ref(),
+                            rule.window.as_ref().map_or("1m", |w| w.get_ref().as_str())
+                        ),
+                    );
                 }
                 slide
             }
@@ -561,7 +574,11 @@ impl Compiler {
                         ),
                     }
                 }
-                _ => self.err(file, v.span(), format!("rule '{name}': value must be a field name or {{ after, before }}")),
+                _ => self.err(
+                    file,
+                    v.span(),
+                    format!("rule '{name}': value must be a field name or {{ after, before }}"),
+                ),
             }
         }
         // A rule whose only pattern is its value becomes a regex rule with a `value` capture.
@@ -602,7 +619,15 @@ impl Compiler {
                 Some(Slot::Field(i)) => Some(ValueSource::Field(i)),
                 Some(Slot::Capture(i)) => Some(ValueSource::Capture(i)),
                 _ => {
-                    self.err(file, f.span(), format!("rule '{name}': value '{}' is not a field or capture {}", f.get_ref(), resolver.known()));
+                    self.err(
+                        file,
+                        f.span(),
+                        format!(
+                            "rule '{name}': value '{}' is not a field or capture {}",
+                            f.get_ref(),
+                            resolver.known()
+                        ),
+                    );
                     None
                 }
             }
@@ -707,7 +732,11 @@ impl Compiler {
         let parsed = match expr::parse(filter.get_ref()) {
             Ok(p) => p,
             Err(e) => {
-                self.errors.push(file.error_inside_string(filter.span(), e.offset, format!("rule '{name}': filter: {}", e.message)));
+                self.errors.push(file.error_inside_string(
+                    filter.span(),
+                    e.offset,
+                    format!("rule '{name}': filter: {}", e.message),
+                ));
                 return (None, Vec::new());
             }
         };
@@ -747,11 +776,19 @@ impl Compiler {
     ) -> Vec<RuleDraft<'f>> {
         let name = rule.name.get_ref();
         if builtin.get_ref() != "nginx" {
-            self.err(file, builtin.span(), format!("rule '{name}': unknown builtin '{}' (builtins: nginx)", builtin.get_ref()));
+            self.err(
+                file,
+                builtin.span(),
+                format!("rule '{name}': unknown builtin '{}' (builtins: nginx)", builtin.get_ref()),
+            );
             return Vec::new();
         }
         if stream.config.format() != StreamFormat::Nginx {
-            self.err(file, builtin.span(), format!("rule '{name}': builtin 'nginx' needs a stream with format = \"nginx\""));
+            self.err(
+                file,
+                builtin.span(),
+                format!("rule '{name}': builtin 'nginx' needs a stream with format = \"nginx\""),
+            );
             return Vec::new();
         }
         for (present, what) in [
@@ -816,7 +853,10 @@ impl Compiler {
                     filter,
                     filter_slots,
                     needs_captures: false,
-                    definition: format!("builtin=nginx metric={metric} window={window:?} group_by={:?}", key_parts.iter().map(|k| &k.0).collect::<Vec<_>>()),
+                    definition: format!(
+                        "builtin=nginx metric={metric} window={window:?} group_by={:?}",
+                        key_parts.iter().map(|k| &k.0).collect::<Vec<_>>()
+                    ),
                 },
             });
         }

@@ -185,21 +185,25 @@ fn unknown_rule_in_alert() {
 
 #[test]
 fn duplicate_names() {
-    let (line, col, msg) = first_error("\n[[rule]]\nname = 'x'\nstream = 'app'\n\n[[rule]]\nname = 'x'\nstream = 'app'\n");
+    let (line, col, msg) =
+        first_error("\n[[rule]]\nname = 'x'\nstream = 'app'\n\n[[rule]]\nname = 'x'\nstream = 'app'\n");
     assert_eq!((line, col), (7, 8));
     assert!(msg.contains("duplicate rule name 'x'"), "{msg}");
     let (line, _, msg) = first_error("\n[[stream]]\nname = 'app'\n");
     assert_eq!(line, 3);
     assert!(msg.contains("duplicate stream name"), "{msg}");
-    let (line, _, msg) =
-        first_error("\n[[rule]]\nname = 'r'\nstream = 'app'\n[[alert]]\nname = 'a'\nrule = 'r'\nwhen = 'count > 1'\n[[alert]]\nname = 'a'\nrule = 'r'\nwhen = 'count > 1'\n");
+    let (line, _, msg) = first_error(
+        "\n[[rule]]\nname = 'r'\nstream = 'app'\n[[alert]]\nname = 'a'\nrule = 'r'\nwhen = 'count > 1'\n[[alert]]\nname = 'a'\nrule = 'r'\nwhen = 'count > 1'\n",
+    );
     assert_eq!(line, 10);
     assert!(msg.contains("duplicate alert name"), "{msg}");
 }
 
 #[test]
 fn builtin_names_collide_too() {
-    let (line, _, msg) = first_error("\n[[rule]]\nname = 'nginx'\nstream = 'nginx'\nbuiltin = 'nginx'\n[[rule]]\nname = 'nginx.requests'\nstream = 'nginx'\n");
+    let (line, _, msg) = first_error(
+        "\n[[rule]]\nname = 'nginx'\nstream = 'nginx'\nbuiltin = 'nginx'\n[[rule]]\nname = 'nginx.requests'\nstream = 'nginx'\n",
+    );
     // 'nginx.requests' is not a valid user name anyway: refused at its name.
     assert_eq!(line, 7, "{msg}");
 }
@@ -241,17 +245,21 @@ fn filter_unknown_field() {
 
 #[test]
 fn when_syntax_error() {
-    let (line, _, msg) = first_error("\n[[rule]]\nname = 'r'\nstream = 'app'\n[[alert]]\nname = 'a'\nrule = 'r'\nwhen = 'count >> 3'\n");
+    let (line, _, msg) =
+        first_error("\n[[rule]]\nname = 'r'\nstream = 'app'\n[[alert]]\nname = 'a'\nrule = 'r'\nwhen = 'count >> 3'\n");
     assert_eq!(line, 8);
     assert!(msg.contains("alert 'a': when"), "{msg}");
-    let (line, _, msg) = first_error("\n[[rule]]\nname = 'r'\nstream = 'app'\n[[alert]]\nname = 'a'\nrule = 'r'\nwhen = 'avg > 3'\n");
+    let (line, _, msg) =
+        first_error("\n[[rule]]\nname = 'r'\nstream = 'app'\n[[alert]]\nname = 'a'\nrule = 'r'\nwhen = 'avg > 3'\n");
     assert_eq!(line, 8);
     assert!(msg.contains("has no value"), "{msg}");
 }
 
 #[test]
 fn group_by_unknown_capture_or_field() {
-    let (line, col, msg) = first_error("\n[[rule]]\nname = 'x'\nstream = 'sshd'\nregex = 'user (?P<user>\\S+)'\ngroup_by = ['host', 'usr']\n");
+    let (line, col, msg) = first_error(
+        "\n[[rule]]\nname = 'x'\nstream = 'sshd'\nregex = 'user (?P<user>\\S+)'\ngroup_by = ['host', 'usr']\n",
+    );
     assert_eq!((line, col), (6, 21));
     assert!(msg.contains("group_by 'usr'") && msg.contains("user"), "{msg}");
     let (line, _, msg) = first_error("\n[[rule]]\nname = 'x'\nstream = 'nginx'\ngroup_by = ['server_name']\n");
@@ -261,7 +269,9 @@ fn group_by_unknown_capture_or_field() {
 
 #[test]
 fn all_errors_are_reported_not_just_the_first() {
-    let text = format!("{STREAMS}\n[[rule]]\nname = 'a'\nstream = 'nope'\n[[rule]]\nname = 'b'\nstream = 'app'\nregex = '('\n");
+    let text = format!(
+        "{STREAMS}\n[[rule]]\nname = 'a'\nstream = 'nope'\n[[rule]]\nname = 'b'\nstream = 'app'\nregex = '('\n"
+    );
     let errors = compile_text(&text).unwrap_err();
     assert_eq!(errors.0.len(), 2, "{errors}");
     assert!(errors.to_string().lines().all(|l| l.starts_with("rules.toml:")));
@@ -274,6 +284,11 @@ fn streams_in_one_file_rules_in_another() {
     let set = compile(&[a, b]).unwrap();
     assert_eq!(set.rules.len(), 1);
     let c = SourceFile::new("more.toml", "[[rule]]\nname = 'x'\nstream = 'app'\n");
-    let errors = compile(&[SourceFile::new("streams.toml", STREAMS), SourceFile::new("rules.toml", "[[rule]]\nname = 'x'\nstream = 'app'\n"), c]).unwrap_err();
+    let errors = compile(&[
+        SourceFile::new("streams.toml", STREAMS),
+        SourceFile::new("rules.toml", "[[rule]]\nname = 'x'\nstream = 'app'\n"),
+        c,
+    ])
+    .unwrap_err();
     assert_eq!(errors.0[0].path, "more.toml");
 }

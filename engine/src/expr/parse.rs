@@ -11,7 +11,6 @@ use regex_automata::meta::Regex;
 use super::lex::{KEYWORDS, Lexer, Tok, Token, err, quote};
 use super::{ExprError, MAX_DEPTH};
 
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum CmpOp {
     Eq,

@@ -220,7 +220,8 @@ impl MultiMatcher {
             // literals: 552M -> 492M instructions per 20k lines against the
             // contiguous NFA); past ~20,000 literals its
             // memory (states x byte classes x 4 bytes) grows too large.
-            let kind = if literal_texts.len() <= 20_000 { AhoCorasickKind::DFA } else { AhoCorasickKind::ContiguousNFA };
+            let kind =
+                if literal_texts.len() <= 20_000 { AhoCorasickKind::DFA } else { AhoCorasickKind::ContiguousNFA };
             let ac = AhoCorasick::builder()
                 .match_kind(AcMatchKind::Standard)
                 .kind(Some(kind))

@@ -90,7 +90,13 @@ fn syntax_error_has_offset() {
 #[test]
 fn many_rules_stay_correct() {
     let specs: Vec<PatternSpec> = (0..10_000)
-        .map(|i| if i % 2 == 0 { PatternSpec::Literal(format!("tok{i}x")) } else { PatternSpec::Regex(format!(r"tok{i}y\d+")) })
+        .map(|i| {
+            if i % 2 == 0 {
+                PatternSpec::Literal(format!("tok{i}x"))
+            } else {
+                PatternSpec::Regex(format!(r"tok{i}y\d+"))
+            }
+        })
         .collect();
     let m = matcher(&specs);
     assert_eq!(find(&m, "a tok42x b tok43y7 tok45y"), vec![42, 43]);
@@ -101,8 +107,21 @@ fn pattern_strategy() -> impl Strategy<Value = PatternSpec> {
         "ab", "abc", "b", "ca", "err", "error", "ERROR", "x", "a", "bc", "fail", "user", "=",
     ]);
     let regexes = prop::sample::select(vec![
-        r"a+b", r"ab|ca", r"(?i)error", r"\berr\b", r"fail(ed)? user", r"\d+", r"user=(?P<u>\w+)", r"a.c",
-        r"x{2,}", r"^ab", r"b$", r"(ab)+c?", r"[a-c]{3}", r"err(or)?\s+\d", r"a|=",
+        r"a+b",
+        r"ab|ca",
+        r"(?i)error",
+        r"\berr\b",
+        r"fail(ed)? user",
+        r"\d+",
+        r"user=(?P<u>\w+)",
+        r"a.c",
+        r"x{2,}",
+        r"^ab",
+        r"b$",
+        r"(ab)+c?",
+        r"[a-c]{3}",
+        r"err(or)?\s+\d",
+        r"a|=",
     ]);
     prop_oneof![
         atoms.prop_map(|s| PatternSpec::Literal(s.to_string())),

@@ -123,7 +123,11 @@ impl RuleWindows {
         let still_open = self.open.split_off(&first_open_start);
         let closing = std::mem::replace(&mut self.open, still_open);
         for (start, cells) in closing {
-            out.push(ClosedWindow { start_ms: start, end_ms: start + spec.width_ms, cells: cells.into_iter().collect() });
+            out.push(ClosedWindow {
+                start_ms: start,
+                end_ms: start + spec.width_ms,
+                cells: cells.into_iter().collect(),
+            });
         }
         // Window ends are multiples of slide (+ width offset); record the last passed end.
         let last_end = spec.last_start(watermark - spec.width_ms) + spec.width_ms;
@@ -146,10 +150,7 @@ impl RuleWindows {
 
     /// Heap bytes of the open cells (hash tables and tree nodes).
     pub fn heap_bytes(&self) -> usize {
-        self.open
-            .values()
-            .map(|m| m.allocation_size() + std::mem::size_of::<(i64, HashMap<CellKey, Cell>)>())
-            .sum()
+        self.open.values().map(|m| m.allocation_size() + std::mem::size_of::<(i64, HashMap<CellKey, Cell>)>()).sum()
     }
 
     /// Open windows as `(start, cells)`, oldest first (checkpoints).

@@ -76,12 +76,8 @@ impl Watermark {
             return self.lanes.values().map(|c| c.max_event_ms).min().map(|t| t - self.lateness_ms);
         };
         let effective = |c: &LaneClock| c.max_event_ms + (now - c.last_arrival_ms).max(0);
-        let active = self
-            .lanes
-            .values()
-            .filter(|c| now - c.last_arrival_ms <= self.idle_timeout_ms)
-            .map(effective)
-            .min();
+        let active =
+            self.lanes.values().filter(|c| now - c.last_arrival_ms <= self.idle_timeout_ms).map(effective).min();
         active.or_else(|| self.lanes.values().map(effective).max()).map(|t| t - self.lateness_ms)
     }
 }

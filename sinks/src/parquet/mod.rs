@@ -143,7 +143,11 @@ impl ParquetStoreConfig {
         let mut builder = WriterProperties::builder()
             .set_max_row_group_row_count(Some(self.row_group_rows))
             .set_data_page_row_count_limit(self.data_page_rows)
-            .set_statistics_enabled(if self.page_statistics { EnabledStatistics::Page } else { EnabledStatistics::Chunk })
+            .set_statistics_enabled(if self.page_statistics {
+                EnabledStatistics::Page
+            } else {
+                EnabledStatistics::Chunk
+            })
             .set_compression(compression)
             .set_sorting_columns(self.sort_rows.then_some(sorting))
             .set_key_value_metadata(metadata);
@@ -286,9 +290,12 @@ impl ParquetStore {
             && let (Some(column), true) = (table.seq_column(), lo < durable)
         {
             let seq = batch.column_by_name(column).expect("seq column").as_primitive::<TimestampMillisecondType>();
-            let keep = compute::kernels::cmp::gt(seq, &datafusion::arrow::array::Scalar::new(
-                datafusion::arrow::array::TimestampMillisecondArray::from(vec![durable]).with_timezone("UTC"),
-            ))?;
+            let keep = compute::kernels::cmp::gt(
+                seq,
+                &datafusion::arrow::array::Scalar::new(
+                    datafusion::arrow::array::TimestampMillisecondArray::from(vec![durable]).with_timezone("UTC"),
+                ),
+            )?;
             let kept = compute::filter_record_batch(&batch, &keep)?;
             outcome.rows_skipped = batch.num_rows() - kept.num_rows();
             batch = kept;
@@ -366,7 +373,8 @@ impl ParquetStore {
             merged = sort_batch(table, &merged)?;
         }
         let generation = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_nanos();
-        let staging = self.data_dir.join(STAGING).join(format!("{}-{}-{generation:x}", table.name(), std::process::id()));
+        let staging =
+            self.data_dir.join(STAGING).join(format!("{}-{}-{generation:x}", table.name(), std::process::id()));
         create_dir_durable(&staging)?;
         let props = self.config.writer_properties(table, Some(&parts));
         write_file_atomic(&staging, &files::compacted_name(generation), &merged, props)?;
@@ -471,7 +479,12 @@ fn lock_file(data_dir: &Path, table: Table) -> Option<File> {
     use std::os::fd::AsRawFd;
     let dir = data_dir.join(".locks");
     fs::create_dir_all(&dir).ok()?;
-    let file = fs::OpenOptions::new().create(true).truncate(false).write(true).open(dir.join(format!("{}.lock", table.name()))).ok()?;
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join(format!("{}.lock", table.name())))
+        .ok()?;
     loop {
         // SAFETY: a valid open descriptor; flock has no memory effects.
         if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
@@ -617,7 +630,10 @@ fn flush_parts_from_metadata(path: &Path, metadata: Option<&Vec<KeyValue>>) -> R
     let value = metadata
         .and_then(|kv| kv.iter().find(|kv| kv.key == files::FLUSHES_KEY))
         .and_then(|kv| kv.value.as_deref())
-        .ok_or_else(|| SinkError::Corrupt { path: path.into(), message: format!("no {} in footer", files::FLUSHES_KEY) })?;
+        .ok_or_else(|| SinkError::Corrupt {
+            path: path.into(),
+            message: format!("no {} in footer", files::FLUSHES_KEY),
+        })?;
     serde_json::from_str(value).map_err(|e| SinkError::Corrupt { path: path.into(), message: e.to_string() })
 }
 
@@ -704,7 +720,8 @@ fn exchange(a: &Path, b: &Path) -> Result<(), SinkError> {
     let c = |p: &Path| CString::new(p.as_os_str().as_bytes()).expect("no NUL in paths");
     let (ca, cb) = (c(a), c(b));
     // SAFETY: both are valid NUL-terminated paths that outlive the call.
-    let rc = unsafe { libc::renameat2(libc::AT_FDCWD, ca.as_ptr(), libc::AT_FDCWD, cb.as_ptr(), libc::RENAME_EXCHANGE) };
+    let rc =
+        unsafe { libc::renameat2(libc::AT_FDCWD, ca.as_ptr(), libc::AT_FDCWD, cb.as_ptr(), libc::RENAME_EXCHANGE) };
     if rc != 0 {
         return Err(SinkError::Io { path: b.into(), source: std::io::Error::last_os_error() });
     }

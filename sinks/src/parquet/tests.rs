@@ -116,11 +116,13 @@ fn re_emitted_windows_are_not_written_twice() {
     let store = ParquetStoreConfig::default().build(dir.path()).unwrap();
     assert_eq!(store.high_water(Table::Aggregates, "p"), Some(DAY + 20 * MIN));
     let again = aggregates(&["r"], 10..30, &["a", "b"]);
-    let out = store.write(Table::Aggregates, "p", SeqRange { lo: DAY + 10 * MIN, hi: DAY + 30 * MIN }, &[again]).unwrap();
+    let out =
+        store.write(Table::Aggregates, "p", SeqRange { lo: DAY + 10 * MIN, hi: DAY + 30 * MIN }, &[again]).unwrap();
     assert_eq!((out.rows_written, out.rows_skipped), (20, 20));
     // And the very same flush again: nothing.
     let same = aggregates(&["r"], 20..30, &["a", "b"]);
-    let out = store.write(Table::Aggregates, "p", SeqRange { lo: DAY + 20 * MIN, hi: DAY + 30 * MIN }, &[same]).unwrap();
+    let out =
+        store.write(Table::Aggregates, "p", SeqRange { lo: DAY + 20 * MIN, hi: DAY + 30 * MIN }, &[same]).unwrap();
     assert_eq!((out.rows_written, out.rows_skipped), (0, 20));
     assert_eq!(read_table(&store, Table::Aggregates), want);
     // Another producer's rows are its own.
