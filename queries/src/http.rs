@@ -37,6 +37,11 @@ pub trait WorkerStatus: Send + Sync + 'static {
     fn metrics_text(&self) -> String;
     /// The rule set in force, with its version.
     fn rules(&self) -> serde_json::Value;
+    /// Alert series firing or pending (`state` = `firing` or `pending` keeps one kind).
+    fn alerts(&self, state: Option<&str>) -> serde_json::Value {
+        let _ = state;
+        serde_json::json!({ "alerts": [] })
+    }
 }
 
 /// Everything a request handler needs.
@@ -55,6 +60,7 @@ pub fn router(queries: Arc<QueryService>, status: Arc<dyn WorkerStatus>, token: 
         .route("/metrics", get(metrics))
         .route("/api/sql", post(sql))
         .route("/api/rules", get(rules))
+        .route("/api/alerts", get(alerts))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new().route("/healthz", get(healthz)).merge(protected).fallback(not_found).with_state(state)
 }
@@ -105,6 +111,28 @@ async fn metrics(State(state): State<ApiState>) -> Response {
 
 async fn rules(State(state): State<ApiState>) -> Response {
     (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], state.status.rules().to_string()).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AlertParams {
+    /// `firing` or `pending`; both when absent.
+    state: Option<String>,
+}
+
+async fn alerts(State(state): State<ApiState>, Query(params): Query<AlertParams>) -> Response {
+    match params.state.as_deref() {
+        None | Some("firing" | "pending") => {}
+        Some(other) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                format!("state '{other}' is not firing or pending"),
+            );
+        }
+    }
+    let body = state.status.alerts(params.state.as_deref()).to_string();
+    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 #[derive(Debug, Deserialize)]

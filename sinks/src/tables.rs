@@ -6,7 +6,7 @@
 
 use std::sync::{Arc, LazyLock};
 
-use datafusion::arrow::array::{ArrayBuilder, RecordBatch, StringBuilder, TimestampMillisecondBuilder};
+use datafusion::arrow::array::{ArrayBuilder, Float64Builder, RecordBatch, StringBuilder, TimestampMillisecondBuilder};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use ingest::{Event, IngestError};
 
@@ -244,4 +244,59 @@ mod tests {
             }
         }
     }
+}
+
+/// One `alerts` row (a notification, or a dead letter).
+#[derive(Debug, Clone, Copy)]
+pub struct AlertRow<'a> {
+    pub alert: &'a str,
+    pub rule: &'a str,
+    pub host: &'a str,
+    pub key: &'a str,
+    /// `firing` or `resolved`.
+    pub state: &'a str,
+    pub value: Option<f64>,
+    pub window_start_ms: i64,
+    pub window_end_ms: i64,
+    /// When the worker decided it.
+    pub at_ms: i64,
+    pub severity: &'a str,
+    pub message: &'a str,
+}
+
+/// `alerts` rows as one batch.
+pub fn alerts_batch<'a>(rows: impl IntoIterator<Item = AlertRow<'a>>) -> RecordBatch {
+    let (mut alert, mut rule, mut host, mut key, mut state) =
+        (StringBuilder::new(), StringBuilder::new(), StringBuilder::new(), StringBuilder::new(), StringBuilder::new());
+    let mut value = Float64Builder::new();
+    let (mut start, mut end, mut at) =
+        (TimestampMillisecondBuilder::new(), TimestampMillisecondBuilder::new(), TimestampMillisecondBuilder::new());
+    let (mut severity, mut message) = (StringBuilder::new(), StringBuilder::new());
+    for r in rows {
+        alert.append_value(r.alert);
+        rule.append_value(r.rule);
+        host.append_value(r.host);
+        key.append_value(r.key);
+        state.append_value(r.state);
+        value.append_option(r.value);
+        start.append_value(r.window_start_ms);
+        end.append_value(r.window_end_ms);
+        at.append_value(r.at_ms);
+        severity.append_value(r.severity);
+        message.append_value(r.message);
+    }
+    let columns = vec![
+        Arc::new(alert.finish()) as _,
+        Arc::new(rule.finish()) as _,
+        Arc::new(host.finish()) as _,
+        Arc::new(key.finish()) as _,
+        Arc::new(state.finish()) as _,
+        Arc::new(value.finish()) as _,
+        Arc::new(start.finish().with_timezone("UTC")) as _,
+        Arc::new(end.finish().with_timezone("UTC")) as _,
+        Arc::new(at.finish().with_timezone("UTC")) as _,
+        Arc::new(severity.finish()) as _,
+        Arc::new(message.finish()) as _,
+    ];
+    RecordBatch::try_new(Table::Alerts.schema(), columns).expect("columns match the alerts schema")
 }

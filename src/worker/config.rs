@@ -169,12 +169,33 @@ pub struct StdinSourceConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NotifierConfig {
+    /// What alerts name in `notify`.
     pub name: String,
     /// `webhook`, `kafka` or `log`.
     pub kind: String,
+    /// webhook: where notifications are POSTed (JSON).
     pub url: Option<String>,
+    /// kafka: bootstrap brokers.
     pub brokers: Option<String>,
+    /// kafka: the topic notifications go to, keyed by their `id`.
     pub topic: Option<String>,
+    /// kafka: `json` (default) or `msgpack`.
+    pub format: Option<String>,
+    /// One delivery attempt's limit (webhook) or delivery limit (kafka); default 5s.
+    pub timeout: Option<String>,
+    /// webhook: attempts before a notification is given up; default 5.
+    pub max_attempts: Option<u32>,
+}
+
+impl NotifierConfig {
+    pub fn timeout(&self) -> anyhow::Result<Duration> {
+        match &self.timeout {
+            None => Ok(Duration::from_secs(5)),
+            Some(t) => {
+                humantime::parse_duration(t).map_err(|e| anyhow::anyhow!("notifier '{}': timeout: {e}", self.name))
+            }
+        }
+    }
 }
 
 /// A config file read and checked, with its relative paths resolved.
@@ -269,6 +290,12 @@ pub fn parse(file: &SourceFile) -> Result<WorkerConfig, RuleErrors> {
                 &[]
             }
         };
+        if let Err(e) = n.timeout() {
+            errors.push(file.error_in(notifier.span(), format!("{e:#}")));
+        }
+        if let Some(f) = n.format.as_deref().filter(|f| !["json", "msgpack"].contains(f)) {
+            errors.push(file.error_in(notifier.span(), format!("notifier format '{f}' is not json or msgpack")));
+        }
         for (field, present) in needed {
             if !present {
                 errors.push(file.error_in(notifier.span(), format!("a {} notifier needs `{field}`", n.kind)));

@@ -117,6 +117,9 @@ impl PartitionHandler for KafkaLanes {
         for tp in partitions {
             if let Some(lane) = state.lanes.remove(tp) {
                 self.shared.live.remove(&lane.producer);
+                if let Some(hub) = &self.shared.alerts {
+                    hub.lane_gone(&lane.producer);
+                }
                 self.shared.metrics.lane_gone(&lane.producer, Some((&tp.topic, tp.partition)));
                 tracing::info!(partition = %tp, position = lane.position, "partition revoked");
             }

@@ -46,6 +46,15 @@ pub struct Shared {
     pub live: Arc<super::live::LiveBoard>,
     /// The host of records that name none, when the source names none either.
     pub machine_host: String,
+    /// Alert evaluation over every lane; `None` when the rules have no rule alerts.
+    pub alerts: Option<Arc<super::alerts::AlertHub>>,
+}
+
+/// The rows of an `aggregates` batch whose window ends after `mark`.
+fn rows_ending_after(batch: &RecordBatch, mark: i64) -> anyhow::Result<RecordBatch> {
+    let ends = batch.column_by_name("window_end").context("window_end")?.as_primitive::<TimestampMillisecondType>();
+    let keep: arrow::array::BooleanArray = ends.iter().map(|e| Some(e.is_some_and(|e| e > mark))).collect();
+    Ok(arrow::compute::filter_record_batch(batch, &keep)?)
 }
 
 /// One input's engine and delivery state.
@@ -241,15 +250,22 @@ impl Lane {
 
     fn write_closed(&mut self, shared: &Shared) -> anyhow::Result<()> {
         self.pending.extend(self.engine.take_closed());
-        self.write_pending(shared)?;
+        let kept = self.write_pending(shared)?;
+        if let Some(hub) = &shared.alerts {
+            let through = (0..shared.rules.rules.len()).map(|rule| self.engine.closed_through(rule)).collect();
+            hub.lane_flushed(&self.producer, self.stream_id, &kept, through);
+        }
         self.report(shared);
         Ok(())
     }
 
-    fn write_pending(&mut self, shared: &Shared) -> anyhow::Result<()> {
+    /// Writes the pending closed windows; returns the rows the store kept (not those it
+    /// dropped as written before a restart) when alerts need them.
+    fn write_pending(&mut self, shared: &Shared) -> anyhow::Result<Vec<RecordBatch>> {
         if self.pending.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
+        let durable = shared.store.high_water(Table::Aggregates, &self.producer);
         let hi = self
             .pending
             .iter()
@@ -264,9 +280,15 @@ impl Lane {
             .write(Table::Aggregates, &self.producer, range, &self.pending)
             .with_context(|| format!("writing aggregates of {}", self.producer))?;
         shared.metrics.rows_written(Table::Aggregates, outcome.rows_written);
-        self.pending.clear();
+        let pending = std::mem::take(&mut self.pending);
         self.aggregates_hi = self.aggregates_hi.max(hi);
-        Ok(())
+        if shared.alerts.is_none() {
+            return Ok(Vec::new());
+        }
+        match durable {
+            None => Ok(pending),
+            Some(mark) => pending.iter().map(|b| rows_ending_after(b, mark)).collect(),
+        }
     }
 
     /// Makes everything up to `position` durable: closed windows, per-record rows, then

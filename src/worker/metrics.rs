@@ -36,6 +36,7 @@ pub struct Metrics {
     errors: Family<Labels, Counter>,
     /// Lanes currently assigned to this worker.
     lanes: Family<Labels, Gauge<i64, AtomicI64>>,
+    notifications: Family<Labels, Counter>,
 }
 
 impl Metrics {
@@ -58,6 +59,7 @@ impl Metrics {
             rows_written: Family::default(),
             errors: Family::default(),
             lanes: Family::default(),
+            notifications: Family::default(),
             registry: Registry::default(),
         };
         registry.register("events_in", "Events decoded (lines, Qalarm events), per stream", m.events_in.clone());
@@ -102,6 +104,11 @@ impl Metrics {
             "worker_errors",
             "Failures the worker retried (sink writes, commits), per kind",
             m.errors.clone(),
+        );
+        registry.register(
+            "notifications",
+            "Alert notifications per notifier and outcome (sent, dropped, dead_letter)",
+            m.notifications.clone(),
         );
         registry.register("lanes", "Lanes (Kafka partitions, files) this worker holds, per source", m.lanes.clone());
         Metrics { registry, ..m }
@@ -177,6 +184,12 @@ impl Metrics {
 
     pub fn rows_written(&self, table: Table, rows: usize) {
         self.rows_written.get_or_create(&vec![("table", table.name().to_string())]).inc_by(rows as u64);
+    }
+
+    pub fn notified(&self, notifier: &str, outcome: &str) {
+        self.notifications
+            .get_or_create(&vec![("notifier", notifier.to_string()), ("outcome", outcome.to_string())])
+            .inc();
     }
 
     pub fn failure(&self, kind: &str) {

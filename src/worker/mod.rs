@@ -10,12 +10,14 @@
 //! and the process exits 0. A worker whose sources are all finite (`follow = false`,
 //! stdin) exits once they are read.
 
+mod alerts;
 pub mod config;
 mod file;
 mod kafka;
 mod lane;
 mod live;
 mod metrics;
+mod notify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -63,6 +65,8 @@ struct Status {
     sources: Vec<Arc<SourceStatus>>,
     metrics: Arc<Metrics>,
     rules: serde_json::Value,
+    /// For `/api/alerts`; `None` without rule alerts.
+    alerts: Option<Arc<alerts::AlertHub>>,
 }
 
 impl queries::http::WorkerStatus for Status {
@@ -78,6 +82,13 @@ impl queries::http::WorkerStatus for Status {
 
     fn rules(&self) -> serde_json::Value {
         self.rules.clone()
+    }
+
+    fn alerts(&self, state: Option<&str>) -> serde_json::Value {
+        match &self.alerts {
+            Some(hub) => hub.states_json(state),
+            None => serde_json::json!({ "alerts": [] }),
+        }
     }
 }
 
@@ -152,6 +163,22 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let checkpoints = sinks::CheckpointStore::open(data_dir)?;
     let metrics = Arc::new(Metrics::new());
     let live = Arc::new(LiveBoard::default());
+    let notifier_configs: Vec<config::NotifierConfig> =
+        loaded.config.notifiers.iter().map(|n| n.get_ref().clone()).collect();
+    let notifiers = notify::Notifiers::start(&notifier_configs, &metrics)?;
+    for alert in &rules.alerts {
+        if let Some(unknown) = alert.notify.iter().find(|n| !notifiers.names().any(|known| known == n.as_str())) {
+            return Err(UsageError(format!(
+                "alert '{}' notifies '{unknown}', which no [[notifier]] in {} names (known: {})",
+                alert.name,
+                loaded.file.path,
+                notifiers.names().collect::<Vec<_>>().join(", ")
+            ))
+            .into());
+        }
+    }
+    let hub = Arc::new(alerts::AlertHub::new(Arc::clone(&rules), notifiers, Arc::clone(&store), Arc::clone(&metrics)));
+    let hub = hub.is_active().then_some(hub);
     let shared = Arc::new(Shared {
         rules: Arc::clone(&rules),
         store: Arc::clone(&store),
@@ -159,6 +186,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         metrics: Arc::clone(&metrics),
         live: Arc::clone(&live),
         machine_host: crate::cli::machine_hostname(),
+        alerts: hub.clone(),
     });
     let _compactor = store.spawn_compactor(*loaded.config.compact_interval.get_ref());
     let queries = queries::QueryService::new(data_dir, loaded.config.query.clone())?.with_live(live);
@@ -209,7 +237,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     drop(done_tx);
 
-    let status = Arc::new(Status { sources: statuses, metrics, rules: rules_json(&rules) });
+    let status = Arc::new(Status { sources: statuses, metrics, rules: rules_json(&rules), alerts: hub.clone() });
     let app = queries::http::router(Arc::new(queries), status, loaded.config.http.token.as_deref());
     eprintln!("logpulse: listening on http://{address}");
     tracing::info!(%address, data_dir = %data_dir.display(), sources = threads.len(), "worker started");
@@ -266,6 +294,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     });
     for thread in threads {
         let _ = thread.join();
+    }
+    // The sources are done: no notification comes after this. Queued ones get a moment.
+    if let Some(hub) = &hub {
+        hub.close(Duration::from_secs(10));
     }
     runtime.shutdown_timeout(Duration::from_secs(1));
     match failure {

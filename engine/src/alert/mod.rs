@@ -186,6 +186,16 @@ fn mean_over_hosts(per_host: &[Values]) -> Values {
     }
 }
 
+/// One series of one alert, for `/api/alerts`.
+#[derive(Debug)]
+pub struct SeriesView<'a> {
+    pub spec: &'a AlertSpec,
+    pub rule: &'a str,
+    pub host: &'a str,
+    pub key: &'a str,
+    pub state: &'a SeriesState,
+}
+
 /// What the evaluator keeps per alert.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct AlertStateSnapshot {
@@ -320,55 +330,66 @@ impl AlertEvaluator {
     /// been evaluated, in order; returns the notifications.
     pub fn advance(&mut self, rule: RuleId, frontier: i64) -> Vec<Notification> {
         let mut out = Vec::new();
-        if !self.watches(rule) {
-            return out;
+        while let Some(end) = self.next_window(rule, frontier) {
+            self.evaluate_window(rule, end, &mut out);
         }
-        let spec = self.rules.rules[rule].window;
+        out
+    }
+
+    /// Every watched rule up to its frontier (`None`: not known yet), windows in order
+    /// of `window_end` across rules (ties by rule): so the sequence is the same however
+    /// often this is called, in a replay and in a live worker.
+    pub fn advance_all(&mut self, frontier: impl Fn(RuleId) -> Option<i64>) -> Vec<Notification> {
+        let mut out = Vec::new();
+        let frontiers: Vec<Option<i64>> =
+            (0..self.rules.rules.len()).map(|r| frontier(r).filter(|_| self.watches(r))).collect();
         loop {
-            let next = match self.evaluated_through[rule] {
-                Some(t) => t + spec.slide_ms,
-                // Nothing evaluated yet: start at the first window with data.
-                None => match self.pending[rule].keys().next() {
-                    Some(&end) => end,
-                    None => return out,
-                },
-            };
-            if next > frontier {
-                return out;
-            }
-            // With no series to carry, skip straight to the next window with data.
-            let tracked = self.by_rule[rule].iter().any(|&a| !self.alerts[a].series.is_empty());
-            let end = if tracked {
-                next
-            } else {
-                match self.pending[rule].range(next..=frontier).next() {
-                    Some((&end, _)) => end,
-                    None => {
-                        self.evaluated_through[rule] =
-                            Some(last_end_at_or_before(frontier, spec.width_ms, spec.slide_ms));
-                        return out;
-                    }
-                }
-            };
-            let window = self.pending[rule]
-                .remove(&end)
-                .unwrap_or_else(|| PendingWindow { start_ms: end - spec.width_ms, cells: BTreeMap::new() });
-            for &a in &self.by_rule[rule].clone() {
-                self.evaluate(a, end, &window, &mut out);
-            }
-            self.evaluated_through[rule] = Some(end);
+            let next =
+                (0..frontiers.len()).filter_map(|rule| Some((self.next_window(rule, frontiers[rule]?)?, rule))).min();
+            let Some((end, rule)) = next else { return out };
+            self.evaluate_window(rule, end, &mut out);
         }
     }
 
-    /// [`AlertEvaluator::advance`] for every watched rule whose frontier is known.
-    pub fn advance_all(&mut self, frontier: impl Fn(RuleId) -> Option<i64>) -> Vec<Notification> {
-        let mut out = Vec::new();
-        for rule in 0..self.rules.rules.len() {
-            if let Some(f) = frontier(rule).filter(|_| self.watches(rule)) {
-                out.extend(self.advance(rule, f));
+    /// The end of the next window of `rule` to evaluate, if it is at or before
+    /// `frontier`. With no series to carry, that is the next window with data (and
+    /// with none, the rule is marked evaluated up to the frontier).
+    fn next_window(&mut self, rule: RuleId, frontier: i64) -> Option<i64> {
+        if !self.watches(rule) {
+            return None;
+        }
+        let spec = self.rules.rules[rule].window;
+        let next = match self.evaluated_through[rule] {
+            Some(t) => t + spec.slide_ms,
+            // Nothing evaluated yet: start at the first window with data.
+            None => *self.pending[rule].keys().next()?,
+        };
+        if next > frontier {
+            return None;
+        }
+        let tracked = self.by_rule[rule].iter().any(|&a| !self.alerts[a].series.is_empty());
+        if tracked {
+            return Some(next);
+        }
+        match self.pending[rule].range(next..=frontier).next() {
+            Some((&end, _)) => Some(end),
+            None => {
+                self.evaluated_through[rule] = Some(last_end_at_or_before(frontier, spec.width_ms, spec.slide_ms));
+                None
             }
         }
-        out
+    }
+
+    /// Evaluates every alert of `rule` on the window ending at `end`.
+    fn evaluate_window(&mut self, rule: RuleId, end: i64, out: &mut Vec<Notification>) {
+        let width = self.rules.rules[rule].window.width_ms;
+        let window = self.pending[rule]
+            .remove(&end)
+            .unwrap_or_else(|| PendingWindow { start_ms: end - width, cells: BTreeMap::new() });
+        for &a in &self.by_rule[rule].clone() {
+            self.evaluate(a, end, &window, out);
+        }
+        self.evaluated_through[rule] = Some(end);
     }
 
     fn evaluate(&mut self, a: usize, end: i64, window: &PendingWindow, out: &mut Vec<Notification>) {
@@ -473,23 +494,18 @@ impl AlertEvaluator {
         }
     }
 
-    /// Series currently firing: (alert, rule, host, key, state).
-    pub fn firing(&self) -> Vec<(&AlertSpec, &str, &str, &str, &SeriesState)> {
-        let mut out = Vec::new();
-        for alert in &self.alerts {
-            for ((host, key), state) in &alert.series {
-                if state.firing {
-                    out.push((
-                        &alert.spec,
-                        self.rules.rules[alert.rule].name.as_str(),
-                        host.as_str(),
-                        key.as_str(),
-                        state,
-                    ));
-                }
-            }
-        }
-        out
+    /// Every tracked series with its state, alert by alert, in key order.
+    pub fn series(&self) -> impl Iterator<Item = SeriesView<'_>> {
+        self.alerts.iter().flat_map(move |alert| {
+            let rule = self.rules.rules[alert.rule].name.as_str();
+            alert.series.iter().map(move |((host, key), state)| SeriesView {
+                spec: &alert.spec,
+                rule,
+                host,
+                key,
+                state,
+            })
+        })
     }
 
     /// Per rule: every window ending at or before this was evaluated.

@@ -1,0 +1,195 @@
+//! Notifiers: where alert notifications go (`[[notifier]]`; `log` always exists).
+//!
+//! Each configured notifier has its own thread and a bounded queue. Sending never
+//! blocks the caller (the lanes' flush): a full queue drops the notification and
+//! counts it (`logpulse_notifications_total{outcome="dropped"}`), so a slow or dead
+//! webhook delays only its own deliveries. A webhook delivery is retried with
+//! exponential backoff up to `max_attempts`, each attempt bounded by `timeout`;
+//! then it is given up (`outcome="dead_letter"`, logged with the notification).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use engine::alert::Notification;
+use rdkafka::ClientConfig;
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+
+use super::config::NotifierConfig;
+use super::metrics::Metrics;
+
+/// Notifications waiting per notifier before new ones are dropped.
+const QUEUE: usize = 10_000;
+/// First retry delay of a webhook; doubled each attempt, at most [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(200);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// The running notifiers, by name.
+pub struct Notifiers {
+    queues: BTreeMap<String, SyncSender<Notification>>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+/// How a notifier delivers one notification.
+enum Delivery {
+    Webhook { agent: ureq::Agent, url: String, max_attempts: u32 },
+    Kafka { producer: BaseProducer, topic: String, msgpack: bool },
+}
+
+impl Notifiers {
+    /// Starts a thread per configured notifier.
+    pub fn start(configs: &[NotifierConfig], metrics: &Arc<Metrics>) -> anyhow::Result<Self> {
+        let mut queues = BTreeMap::new();
+        let mut threads = Vec::new();
+        for config in configs {
+            let delivery = match config.kind.as_str() {
+                "webhook" => Delivery::Webhook {
+                    agent: ureq::Agent::config_builder()
+                        .timeout_global(Some(config.timeout()?))
+                        .http_status_as_error(false)
+                        .build()
+                        .into(),
+                    url: config.url.clone().context("a webhook notifier needs `url`")?,
+                    max_attempts: config.max_attempts.unwrap_or(5).max(1),
+                },
+                "kafka" => Delivery::Kafka {
+                    producer: ClientConfig::new()
+                        .set(
+                            "bootstrap.servers",
+                            config.brokers.as_deref().context("a kafka notifier needs `brokers`")?,
+                        )
+                        .set("message.timeout.ms", config.timeout()?.as_millis().to_string())
+                        .create()
+                        .with_context(|| format!("notifier '{}'", config.name))?,
+                    topic: config.topic.clone().context("a kafka notifier needs `topic`")?,
+                    msgpack: config.format.as_deref() == Some("msgpack"),
+                },
+                // `log` needs no thread.
+                _ => continue,
+            };
+            let (tx, rx) = std::sync::mpsc::sync_channel(QUEUE);
+            let (name, metrics) = (config.name.clone(), Arc::clone(metrics));
+            let thread = std::thread::Builder::new()
+                .name(format!("notify-{name}"))
+                .spawn(move || deliver_all(&name, delivery, rx, &metrics))?;
+            queues.insert(config.name.clone(), tx);
+            threads.push(thread);
+        }
+        Ok(Self { queues, threads })
+    }
+
+    /// The names a `notify` list may use: the configured ones and `log`.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        std::iter::once("log").chain(self.queues.keys().map(String::as_str))
+    }
+
+    /// Hands a notification to each of its notifiers, without waiting.
+    pub fn send(&self, note: Notification, metrics: &Metrics) {
+        let targets = note.notify.clone();
+        for target in &targets {
+            if target == "log" {
+                log(&note);
+                metrics.notified("log", "sent");
+                continue;
+            }
+            let Some(queue) = self.queues.get(target) else {
+                // The alerts' `notify` names are checked at start; a log notifier also
+                // named in the config has no queue and was logged above.
+                continue;
+            };
+            match queue.try_send(note.clone()) {
+                Ok(()) => {}
+                Err(TrySendError::Full(n)) => {
+                    tracing::error!(notifier = %target, id = %n.id, "notifier queue full; notification dropped");
+                    metrics.notified(target, "dropped");
+                }
+                Err(TrySendError::Disconnected(_)) => metrics.notified(target, "dropped"),
+            }
+        }
+    }
+
+    /// Stops taking notifications and gives the queued ones until `deadline` to go out.
+    pub fn close(self, deadline: Duration) {
+        drop(self.queues);
+        let until = Instant::now() + deadline;
+        for thread in self.threads {
+            while !thread.is_finished() && Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            if thread.is_finished() {
+                let _ = thread.join();
+            } else {
+                tracing::warn!("a notifier still had deliveries pending at shutdown");
+            }
+        }
+    }
+}
+
+fn log(note: &Notification) {
+    tracing::warn!(
+        id = %note.id,
+        alert = %note.alert,
+        state = note.state.as_str(),
+        severity = %note.severity,
+        value = ?note.value,
+        "{}",
+        note.message
+    );
+}
+
+/// A notifier's thread: delivers its queue in order until the queue closes.
+fn deliver_all(name: &str, delivery: Delivery, queue: Receiver<Notification>, metrics: &Metrics) {
+    for note in queue {
+        let outcome = match &delivery {
+            Delivery::Webhook { agent, url, max_attempts } => post_with_retries(agent, url, &note, *max_attempts),
+            Delivery::Kafka { producer, topic, msgpack } => send_to_kafka(producer, topic, &note, *msgpack),
+        };
+        match outcome {
+            Ok(()) => metrics.notified(name, "sent"),
+            Err(e) => {
+                tracing::error!(notifier = name, id = %note.id, message = %note.message, error = %e, "notification given up (dead letter)");
+                metrics.notified(name, "dead_letter");
+            }
+        }
+    }
+    if let Delivery::Kafka { producer, .. } = &delivery {
+        let _ = producer.flush(Duration::from_secs(5));
+    }
+}
+
+/// POSTs the notification's JSON until a 2xx, with exponential backoff.
+fn post_with_retries(agent: &ureq::Agent, url: &str, note: &Notification, max_attempts: u32) -> Result<(), String> {
+    let body = serde_json::to_string(note).expect("a notification serializes");
+    let mut backoff = FIRST_BACKOFF;
+    let mut last_error = String::new();
+    for attempt in 1..=max_attempts {
+        let result =
+            agent.post(url).header("content-type", "application/json").header("idempotency-key", &note.id).send(&body);
+        match result {
+            Ok(response) if response.status().is_success() => return Ok(()),
+            Ok(response) => last_error = format!("HTTP {}", response.status()),
+            Err(e) => last_error = e.to_string(),
+        }
+        if attempt < max_attempts {
+            tracing::warn!(url, id = %note.id, attempt, error = %last_error, "webhook failed; retrying");
+            std::thread::sleep(backoff);
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+    Err(format!("{max_attempts} attempts, last: {last_error}"))
+}
+
+fn send_to_kafka(producer: &BaseProducer, topic: &str, note: &Notification, msgpack: bool) -> Result<(), String> {
+    let payload = if msgpack {
+        rmp_serde::to_vec_named(note).map_err(|e| e.to_string())?
+    } else {
+        serde_json::to_vec(note).map_err(|e| e.to_string())?
+    };
+    producer.send(BaseRecord::to(topic).key(&note.id).payload(&payload)).map_err(|(e, _)| e.to_string())?;
+    // Delivery reports come through polling; flushing per notification keeps the
+    // outcome honest at the rates alerts have.
+    producer.flush(Duration::from_secs(10)).map_err(|e| e.to_string())
+}

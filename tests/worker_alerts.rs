@@ -1,0 +1,235 @@
+//! Alerts from a running worker to a webhook: the receiver gets exactly the sequence
+//! that `logpulse replay --alerts` backtests over the same input, a webhook that fails
+//! three times is delivered once, and `/api/alerts` shows what fires.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::kafka::{Worker, logpulse};
+
+/// 2026-11-26T00:00:00Z.
+const T0: i64 = 1_795_651_200;
+
+const RULES: &str = r#"
+[[stream]]
+name = "app"
+format = "raw"
+time = { regex = '^(\d+) ', format = "%s" }
+host = { regex = '^\d+ (\S+)' }
+lateness = "1s"
+
+[[rule]]
+name = "errors"
+stream = "app"
+match = "error"
+group_by = ["host"]
+window = "1m"
+
+[[alert]]
+name = "burst"
+rule = "errors"
+when = "count > 5"
+severity = "critical"
+notify = ["hook"]
+
+[[alert]]
+name = "silent"
+rule = "errors"
+when = "absent"
+for = 2
+notify = ["hook", "log"]
+"#;
+
+/// Per minute from T0: `error` lines of web-1 and web-2, and one `beat` line at the
+/// end of each minute (so that each window closes as soon as the next line comes).
+fn log_lines(web1: &[u32], web2: &[u32]) -> String {
+    let mut out = String::new();
+    for i in 0..web1.len() {
+        let base = T0 + 60 * i as i64;
+        for (host, n) in [("web-1", web1[i]), ("web-2", web2[i])] {
+            for j in 0..n {
+                out.push_str(&format!("{} {host} error code={j}\n", base + 1 + j as i64));
+            }
+        }
+        out.push_str(&format!("{} beat ok\n", base + 59));
+    }
+    out
+}
+
+/// A webhook receiver on 127.0.0.1:0: answers the first `failures` requests with 500,
+/// the rest with 200, and keeps every request body (`accepted` only the 200s).
+struct Receiver {
+    url: String,
+    requests: Arc<Mutex<Vec<serde_json::Value>>>,
+    accepted: Arc<Mutex<Vec<serde_json::Value>>>,
+}
+
+impl Receiver {
+    fn start(failures: usize) -> Receiver {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let accepted = Arc::new(Mutex::new(Vec::new()));
+        let (all, ok) = (Arc::clone(&requests), Arc::clone(&accepted));
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut length = 0;
+                let mut line = String::new();
+                loop {
+                    line.clear();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        break;
+                    }
+                    if line == "\r\n" {
+                        break;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap();
+                    }
+                }
+                let mut body = vec![0; length];
+                if reader.read_exact(&mut body).is_err() {
+                    continue;
+                }
+                let json: serde_json::Value = serde_json::from_slice(&body).expect("the body is JSON");
+                let n = {
+                    let mut all = all.lock().unwrap();
+                    all.push(json.clone());
+                    all.len()
+                };
+                let status = if n <= failures { "500 Internal Server Error" } else { "200 OK" };
+                if n > failures {
+                    ok.lock().unwrap().push(json);
+                }
+                let _ = write!(stream, "HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            }
+        });
+        Receiver { url, requests, accepted }
+    }
+
+    fn accepted_ids(&self) -> Vec<String> {
+        self.accepted.lock().unwrap().iter().map(|n| n["id"].as_str().unwrap().to_string()).collect()
+    }
+}
+
+/// What `replay --alerts` backtests: the notification ids for `notifier`, in order.
+fn backtest(dir: &Path, rules: &Path, log: &Path) -> Vec<serde_json::Value> {
+    let out_file = dir.join("backtest.jsonl");
+    let out = Command::new(logpulse())
+        .args(["replay", "-r"])
+        .arg(rules)
+        .args(["-s", "app", "--alerts"])
+        .arg(&out_file)
+        .arg(log)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::read_to_string(&out_file).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+fn worker_config(dir: &Path, rules: &Path, log: &Path, url: &str) -> std::path::PathBuf {
+    let config = dir.join("worker.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = '{}'\nrules = ['{}']\nflush_interval = '100ms'\n[http]\nlisten = '127.0.0.1:0'\n\
+             [[source]]\nkind = 'file'\npath = '{}'\nfollow = true\nhost = 'unused'\nstream = 'app'\n\
+             [[notifier]]\nname = 'hook'\nkind = 'webhook'\nurl = '{url}'\ntimeout = '2s'\n",
+            dir.join("data").display(),
+            rules.display(),
+            log.display()
+        ),
+    )
+    .unwrap();
+    config
+}
+
+fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn setup(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf, Vec<serde_json::Value>) {
+    let rules = dir.join("rules.toml");
+    std::fs::write(&rules, RULES).unwrap();
+    let log = dir.join("app.log");
+    // web-1 bursts in minutes 1-2 and 4-5; web-2 goes quiet after minute 1.
+    std::fs::write(&log, log_lines(&[1, 7, 8, 2, 7, 7, 0, 0], &[2, 2, 0, 0, 0, 0, 0, 0])).unwrap();
+    let expected = backtest(dir, &rules, &log);
+    let states: Vec<String> = expected.iter().map(|n| format!("{} {} {}", n["alert"], n["state"], n["host"])).collect();
+    assert_eq!(
+        states,
+        [
+            r#""burst" "firing" "web-1""#,
+            r#""burst" "resolved" "web-1""#,
+            r#""silent" "firing" "web-2""#,
+            r#""burst" "firing" "web-1""#,
+            r#""burst" "resolved" "web-1""#,
+            r#""silent" "firing" "web-1""#,
+        ],
+        "the backtest itself: {expected:#?}"
+    );
+    (rules, log, expected)
+}
+
+#[test]
+fn a_running_worker_notifies_the_webhook_exactly_what_replay_backtests() {
+    let dir = tempfile::tempdir().unwrap();
+    let (rules, log, expected) = setup(dir.path());
+    let receiver = Receiver::start(0);
+    let worker = Worker::start(&worker_config(dir.path(), &rules, &log, &receiver.url), &[]);
+    let want: Vec<String> = expected.iter().map(|n| n["id"].as_str().unwrap().to_string()).collect();
+    wait_for("every notification", Duration::from_secs(60), || receiver.accepted_ids().len() >= want.len());
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(receiver.accepted_ids(), want, "worker log:\n{}", worker.log());
+    // The whole body too, not only the ids.
+    assert_eq!(*receiver.accepted.lock().unwrap(), expected);
+
+    // Both `silent` series are firing still; `burst` resolved.
+    let (status, body) = worker.get("/api/alerts?state=firing");
+    assert_eq!(status, 200, "{body}");
+    let firing: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let mut series: Vec<String> = firing["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| format!("{} {}", a["alert"].as_str().unwrap(), a["host"].as_str().unwrap()))
+        .collect();
+    series.sort();
+    assert_eq!(series, ["silent web-1", "silent web-2"], "{body}");
+    assert_eq!(worker.get("/api/alerts?state=nonsense").0, 400);
+
+    // The alerts table has the same notifications.
+    let rows = worker.sql_csv("SELECT alert, state, host FROM alerts ORDER BY window_end, alert, host").unwrap();
+    assert_eq!(rows.lines().count(), 1 + expected.len(), "{rows}");
+    let (_, metrics) = worker.get("/metrics");
+    assert!(metrics.contains("logpulse_notifications_total{notifier=\"hook\",outcome=\"sent\"} 6"), "{metrics}");
+    assert!(worker.terminate().success());
+}
+
+#[test]
+fn a_webhook_that_fails_three_times_then_succeeds_gets_each_notification_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (rules, log, expected) = setup(dir.path());
+    let receiver = Receiver::start(3);
+    let worker = Worker::start(&worker_config(dir.path(), &rules, &log, &receiver.url), &[]);
+    let want: Vec<String> = expected.iter().map(|n| n["id"].as_str().unwrap().to_string()).collect();
+    wait_for("every notification", Duration::from_secs(60), || receiver.accepted_ids().len() >= want.len());
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(receiver.accepted_ids(), want, "each once, in order");
+    let requests = receiver.requests.lock().unwrap().clone();
+    assert_eq!(requests.len(), want.len() + 3, "three failed attempts, then one per notification");
+    assert!(requests[..4].iter().all(|r| r["id"] == want[0]), "the first notification was retried: {requests:#?}");
+    assert!(worker.terminate().success());
+}
