@@ -183,16 +183,33 @@ fn setup(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf, Vec<serde_json:
     (rules, log, expected)
 }
 
+/// A worker following the scripted log, notifying a receiver that fails `failures`
+/// times first, after the receiver has accepted as many notifications as replay backtests
+/// (and checked that they are those, in order).
+struct Delivered {
+    receiver: Receiver,
+    worker: Worker,
+    /// replay's notifications, and their ids.
+    expected: Vec<serde_json::Value>,
+    want: Vec<String>,
+}
+
+fn run_until_delivered(dir: &Path, failures: usize) -> Delivered {
+    let (rules, log, expected) = setup(dir);
+    let receiver = Receiver::start(failures);
+    let worker = Worker::start(&worker_config(dir, &rules, &log, &receiver.url), &[]);
+    let want: Vec<String> = expected.iter().map(|n| n["id"].as_str().unwrap().to_string()).collect();
+    wait_for("every notification", Duration::from_secs(60), || receiver.accepted_ids().len() >= want.len());
+    // Anything extra (a duplicate) would arrive right after.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(receiver.accepted_ids(), want, "each once, in order; worker log:\n{}", worker.log());
+    Delivered { receiver, worker, expected, want }
+}
+
 #[test]
 fn a_running_worker_notifies_the_webhook_exactly_what_replay_backtests() {
     let dir = tempfile::tempdir().unwrap();
-    let (rules, log, expected) = setup(dir.path());
-    let receiver = Receiver::start(0);
-    let worker = Worker::start(&worker_config(dir.path(), &rules, &log, &receiver.url), &[]);
-    let want: Vec<String> = expected.iter().map(|n| n["id"].as_str().unwrap().to_string()).collect();
-    wait_for("every notification", Duration::from_secs(60), || receiver.accepted_ids().len() >= want.len());
-    std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(receiver.accepted_ids(), want, "worker log:\n{}", worker.log());
+    let Delivered { receiver, worker, expected, .. } = run_until_delivered(dir.path(), 0);
     // The whole body too, not only the ids.
     assert_eq!(*receiver.accepted.lock().unwrap(), expected);
 
@@ -221,13 +238,7 @@ fn a_running_worker_notifies_the_webhook_exactly_what_replay_backtests() {
 #[test]
 fn a_webhook_that_fails_three_times_then_succeeds_gets_each_notification_once() {
     let dir = tempfile::tempdir().unwrap();
-    let (rules, log, expected) = setup(dir.path());
-    let receiver = Receiver::start(3);
-    let worker = Worker::start(&worker_config(dir.path(), &rules, &log, &receiver.url), &[]);
-    let want: Vec<String> = expected.iter().map(|n| n["id"].as_str().unwrap().to_string()).collect();
-    wait_for("every notification", Duration::from_secs(60), || receiver.accepted_ids().len() >= want.len());
-    std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(receiver.accepted_ids(), want, "each once, in order");
+    let Delivered { receiver, worker, want, .. } = run_until_delivered(dir.path(), 3);
     let requests = receiver.requests.lock().unwrap().clone();
     assert_eq!(requests.len(), want.len() + 3, "three failed attempts, then one per notification");
     assert!(requests[..4].iter().all(|r| r["id"] == want[0]), "the first notification was retried: {requests:#?}");
