@@ -71,13 +71,15 @@ struct Receiver {
 }
 
 impl Receiver {
-    fn start(failures: usize) -> Receiver {
+    /// With `hang`, no request is ever answered (the connection is held open).
+    fn start(failures: usize, hang: bool) -> Receiver {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}/hook", listener.local_addr().unwrap());
         let requests = Arc::new(Mutex::new(Vec::new()));
         let accepted = Arc::new(Mutex::new(Vec::new()));
         let (all, ok) = (Arc::clone(&requests), Arc::clone(&accepted));
         std::thread::spawn(move || {
+            let mut held = Vec::new();
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { continue };
                 let mut reader = BufReader::new(stream.try_clone().unwrap());
@@ -105,6 +107,10 @@ impl Receiver {
                     all.push(json.clone());
                     all.len()
                 };
+                if hang {
+                    held.push(stream);
+                    continue;
+                }
                 let status = if n <= failures { "500 Internal Server Error" } else { "200 OK" };
                 if n > failures {
                     ok.lock().unwrap().push(json);
@@ -135,14 +141,14 @@ fn backtest(dir: &Path, rules: &Path, log: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(&out_file).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }
 
-fn worker_config(dir: &Path, rules: &Path, log: &Path, url: &str) -> std::path::PathBuf {
+fn worker_config(dir: &Path, rules: &Path, log: &Path, url: &str, timeout: &str) -> std::path::PathBuf {
     let config = dir.join("worker.toml");
     std::fs::write(
         &config,
         format!(
             "data_dir = '{}'\nrules = ['{}']\nflush_interval = '100ms'\n[http]\nlisten = '127.0.0.1:0'\n\
              [[source]]\nkind = 'file'\npath = '{}'\nfollow = true\nhost = 'unused'\nstream = 'app'\n\
-             [[notifier]]\nname = 'hook'\nkind = 'webhook'\nurl = '{url}'\ntimeout = '2s'\n",
+             [[notifier]]\nname = 'hook'\nkind = 'webhook'\nurl = '{url}'\ntimeout = '{timeout}'\n",
             dir.join("data").display(),
             rules.display(),
             log.display()
@@ -196,8 +202,8 @@ struct Delivered {
 
 fn run_until_delivered(dir: &Path, failures: usize) -> Delivered {
     let (rules, log, expected) = setup(dir);
-    let receiver = Receiver::start(failures);
-    let worker = Worker::start(&worker_config(dir, &rules, &log, &receiver.url), &[]);
+    let receiver = Receiver::start(failures, false);
+    let worker = Worker::start(&worker_config(dir, &rules, &log, &receiver.url, "2s"), &[]);
     let want: Vec<String> = expected.iter().map(|n| n["id"].as_str().unwrap().to_string()).collect();
     wait_for("every notification", Duration::from_secs(60), || receiver.accepted_ids().len() >= want.len());
     // Anything extra (a duplicate) would arrive right after.
@@ -243,4 +249,26 @@ fn a_webhook_that_fails_three_times_then_succeeds_gets_each_notification_once() 
     assert_eq!(requests.len(), want.len() + 3, "three failed attempts, then one per notification");
     assert!(requests[..4].iter().all(|r| r["id"] == want[0]), "the first notification was retried: {requests:#?}");
     assert!(worker.terminate().success());
+}
+
+#[test]
+fn a_hung_webhook_does_not_hold_up_ingestion_or_the_alerts_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let (rules, log, expected) = setup(dir.path());
+    let replay =
+        Command::new(logpulse()).args(["replay", "-r"]).arg(&rules).args(["-s", "app"]).arg(&log).output().unwrap();
+    let replay_rows = String::from_utf8(replay.stdout).unwrap().lines().count() - 1;
+    // The webhook takes the first notification and never answers; its attempt may take a minute.
+    let receiver = Receiver::start(0, true);
+    let worker = Worker::start(&worker_config(dir.path(), &rules, &log, &receiver.url, "60s"), &[]);
+    let count = |sql: &str| worker.sql_csv(sql).ok().and_then(|t| t.lines().nth(1)?.parse::<usize>().ok()).unwrap_or(0);
+    wait_for("every window in aggregates", Duration::from_secs(20), || {
+        count("SELECT count(*) FROM machine_view") == replay_rows
+    });
+    wait_for("every notification in the alerts table", Duration::from_secs(10), || {
+        count("SELECT count(*) FROM alerts") == expected.len()
+    });
+    assert_eq!(receiver.requests.lock().unwrap().len(), 1, "only the first delivery is under way, and hung");
+    assert!(receiver.accepted_ids().is_empty());
+    assert!(worker.terminate().success(), "shutdown gives the hung notifier a deadline, then exits");
 }
