@@ -21,7 +21,7 @@ use crate::checkpoint::{EngineSnapshot, RestoreError, RuleSnapshot, SNAPSHOT_VER
 use crate::compile::{Rule, RuleId, RuleSet, Slot, StreamId, ValueSource};
 use crate::expr::{Slots, Value};
 use crate::matcher::Scratch;
-use crate::window::{Cell, ClosedWindow, RuleWindows, Watermark};
+use crate::window::{Cell, RuleWindows, Watermark};
 
 /// Interned strings (hosts, group keys); id 0 is the empty string.
 #[derive(Debug, Default)]
@@ -112,8 +112,6 @@ pub struct Engine {
     key_buffer: String,
     /// Closed rows not yet taken.
     closed: AggregatesBuilder,
-    /// Per rule, windows closed since the last `take_closed_windows` (for alerts).
-    closed_windows: Vec<(RuleId, ClosedWindow)>,
     /// Bad input not yet taken.
     errors: Vec<IngestError>,
     stats: EngineStats,
@@ -133,7 +131,6 @@ impl Engine {
             matched: Vec::new(),
             key_buffer: String::new(),
             closed: AggregatesBuilder::default(),
-            closed_windows: Vec::new(),
             errors: Vec::new(),
             stats: EngineStats { matched: vec![0; rules.rules.len()], ..Default::default() },
             rules,
@@ -365,7 +362,6 @@ impl Engine {
                 );
                 self.stats.rows_emitted += 1;
             }
-            self.closed_windows.push((rule_id, window));
         }
     }
 
@@ -375,11 +371,6 @@ impl Engine {
             return None;
         }
         Some(self.closed.finish())
-    }
-
-    /// The windows closed since the last call, per rule (alert evaluation).
-    pub fn take_closed_windows(&mut self) -> Vec<(RuleId, ClosedWindow)> {
-        std::mem::take(&mut self.closed_windows)
     }
 
     pub fn take_errors(&mut self) -> Vec<IngestError> {

@@ -1,7 +1,7 @@
 //! Command-line interface (DESIGN.md, "CLI").
 
 mod check;
-mod produce;
+pub(crate) mod produce;
 mod replay;
 mod sql;
 

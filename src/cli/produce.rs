@@ -22,9 +22,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Counts failed deliveries: librdkafka reports them only here, not from `send`.
 #[derive(Default)]
-struct Deliveries {
-    failed: AtomicU64,
-    first_error: Mutex<Option<String>>,
+pub(crate) struct Deliveries {
+    pub(crate) failed: AtomicU64,
+    pub(crate) first_error: Mutex<Option<String>>,
 }
 
 impl ClientContext for Deliveries {}

@@ -38,10 +38,19 @@ pub struct AlertHub {
     metrics: Arc<Metrics>,
 }
 
+struct LaneFrontier {
+    stream: StreamId,
+    /// Wall time the lane opened: until its first event, it holds the frontier back
+    /// for at most its stream's `idle_timeout` from then (a partition with a backlog
+    /// must get to it; an empty one must not stop alerts).
+    opened_ms: i64,
+    closed_through: Vec<Option<i64>>,
+}
+
 struct HubState {
     evaluator: AlertEvaluator,
-    /// Per lane (producer): its stream and `closed_through` per rule.
-    frontiers: HashMap<String, (StreamId, Vec<Option<i64>>)>,
+    /// Per lane (producer): its stream, when it opened, and `closed_through` per rule.
+    frontiers: HashMap<String, LaneFrontier>,
     /// Per alert: the highest `window_end` written to the `alerts` table.
     written_hi: BTreeMap<String, i64>,
 }
@@ -65,6 +74,24 @@ impl AlertHub {
         !self.state().evaluator.is_empty()
     }
 
+    /// A lane opened: it holds its stream's frontier back until it has closed windows
+    /// of its own (or its stream's `idle_timeout` passed without any event).
+    ///
+    /// `written_through` is the highest window end the lane's producer already has in
+    /// `aggregates` (a restart): those windows are not fed again, so they are skipped
+    /// rather than judged on the other lanes' part of them. (Until the evaluator's state
+    /// is checkpointed, a restart loses them for alerts.)
+    pub fn lane_opened(&self, producer: &str, stream: StreamId, now_ms: i64, written_through: Option<i64>) {
+        let lane = LaneFrontier { stream, opened_ms: now_ms, closed_through: vec![None; self.rules.rules.len()] };
+        let mut state = self.state();
+        state.frontiers.insert(producer.to_string(), lane);
+        if let Some(t) = written_through {
+            for &rule in &self.rules.streams[stream].rules {
+                state.evaluator.skip_through(rule, t);
+            }
+        }
+    }
+
     /// A lane flushed: `rows` are the `aggregates` rows the store kept, `closed_through`
     /// the lane's frontier per rule. Evaluates what every lane has now closed.
     pub fn lane_flushed(
@@ -73,20 +100,27 @@ impl AlertHub {
         stream: StreamId,
         rows: &[RecordBatch],
         closed_through: Vec<Option<i64>>,
+        now_ms: i64,
     ) {
         let mut state = self.state();
         for batch in rows {
             state.evaluator.add_batch(batch);
         }
-        state.frontiers.insert(producer.to_string(), (stream, closed_through));
+        let opened_ms = state.frontiers.get(producer).map_or(now_ms, |l| l.opened_ms);
+        state.frontiers.insert(producer.to_string(), LaneFrontier { stream, opened_ms, closed_through });
         let frontier = |rule: RuleId| {
             let stream = self.rules.rules[rule].stream;
-            state
-                .frontiers
-                .values()
-                .filter(|(s, _)| *s == stream)
-                .filter_map(|(_, through)| through.get(rule).copied().flatten())
-                .min()
+            let idle_after = self.rules.streams[stream].idle_timeout_ms;
+            let mut lowest: Option<i64> = None;
+            for lane in state.frontiers.values().filter(|l| l.stream == stream) {
+                match lane.closed_through.get(rule).copied().flatten() {
+                    Some(t) => lowest = Some(lowest.map_or(t, |l| l.min(t))),
+                    // No event yet: it holds the frontier back, unless idle too long.
+                    None if now_ms - lane.opened_ms < idle_after => return None,
+                    None => {}
+                }
+            }
+            lowest
         };
         let frontiers: Vec<Option<i64>> = (0..self.rules.rules.len()).map(frontier).collect();
         let notes = state.evaluator.advance_all(|rule| frontiers[rule]);
@@ -94,13 +128,17 @@ impl AlertHub {
             return;
         }
         self.record(&mut state, &notes);
-        drop(state);
+        // Queued while the state is still held, so that two lanes flushing at once
+        // cannot queue a later window's notification before an earlier one's. Queuing
+        // never blocks.
         let notifiers = self.notifiers.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(notifiers) = notifiers.as_ref() {
             for note in notes {
                 notifiers.send(note, &self.metrics);
             }
         }
+        drop(notifiers);
+        drop(state);
     }
 
     /// A lane went away (its partition was revoked): it no longer holds the frontier.

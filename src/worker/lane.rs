@@ -150,6 +150,9 @@ impl Lane {
                 }
             };
         let is_qalarm = matches!(shared.rules.streams[stream_id].decoder, Decoder::Qalarm);
+        if let Some(hub) = &shared.alerts {
+            hub.lane_opened(&producer, stream_id, now_ms, shared.store.high_water(Table::Aggregates, &producer));
+        }
         Ok(Lane {
             stream_id,
             reported: engine.stats().clone(),
@@ -253,7 +256,7 @@ impl Lane {
         let kept = self.write_pending(shared)?;
         if let Some(hub) = &shared.alerts {
             let through = (0..shared.rules.rules.len()).map(|rule| self.engine.closed_through(rule)).collect();
-            hub.lane_flushed(&self.producer, self.stream_id, &kept, through);
+            hub.lane_flushed(&self.producer, self.stream_id, &kept, through, crate::cli::now_ms());
         }
         self.report(shared);
         Ok(())

@@ -7,7 +7,7 @@
 //! exponential backoff up to `max_attempts`, each attempt bounded by `timeout`;
 //! then it is given up (`outcome="dead_letter"`, logged with the notification).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::thread::JoinHandle;
@@ -20,6 +20,7 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 
 use super::config::NotifierConfig;
 use super::metrics::Metrics;
+use crate::cli::produce::Deliveries;
 
 /// Notifications waiting per notifier before new ones are dropped.
 const QUEUE: usize = 10_000;
@@ -30,19 +31,22 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// The running notifiers, by name.
 pub struct Notifiers {
     queues: BTreeMap<String, SyncSender<Notification>>,
+    /// Configured notifiers of kind `log` (besides the built-in `log`).
+    log_names: BTreeSet<String>,
     threads: Vec<JoinHandle<()>>,
 }
 
 /// How a notifier delivers one notification.
 enum Delivery {
     Webhook { agent: ureq::Agent, url: String, max_attempts: u32 },
-    Kafka { producer: BaseProducer, topic: String, msgpack: bool },
+    Kafka { producer: BaseProducer<Deliveries>, topic: String, msgpack: bool },
 }
 
 impl Notifiers {
     /// Starts a thread per configured notifier.
     pub fn start(configs: &[NotifierConfig], metrics: &Arc<Metrics>) -> anyhow::Result<Self> {
         let mut queues = BTreeMap::new();
+        let mut log_names = BTreeSet::new();
         let mut threads = Vec::new();
         for config in configs {
             let delivery = match config.kind.as_str() {
@@ -62,13 +66,16 @@ impl Notifiers {
                             config.brokers.as_deref().context("a kafka notifier needs `brokers`")?,
                         )
                         .set("message.timeout.ms", config.timeout()?.as_millis().to_string())
-                        .create()
+                        .create_with_context(Deliveries::default())
                         .with_context(|| format!("notifier '{}'", config.name))?,
                     topic: config.topic.clone().context("a kafka notifier needs `topic`")?,
                     msgpack: config.format.as_deref() == Some("msgpack"),
                 },
                 // `log` needs no thread.
-                _ => continue,
+                _ => {
+                    log_names.insert(config.name.clone());
+                    continue;
+                }
             };
             let (tx, rx) = std::sync::mpsc::sync_channel(QUEUE);
             let (name, metrics) = (config.name.clone(), Arc::clone(metrics));
@@ -78,28 +85,25 @@ impl Notifiers {
             queues.insert(config.name.clone(), tx);
             threads.push(thread);
         }
-        Ok(Self { queues, threads })
+        Ok(Self { queues, log_names, threads })
     }
 
     /// The names a `notify` list may use: the configured ones and `log`.
     pub fn names(&self) -> impl Iterator<Item = &str> {
-        std::iter::once("log").chain(self.queues.keys().map(String::as_str))
+        std::iter::once("log").chain(self.log_names.iter().chain(self.queues.keys()).map(String::as_str))
     }
 
     /// Hands a notification to each of its notifiers, without waiting.
     pub fn send(&self, note: Notification, metrics: &Metrics) {
         let targets = note.notify.clone();
         for target in &targets {
-            if target == "log" {
+            if target == "log" || self.log_names.contains(target) {
                 log(&note);
-                metrics.notified("log", "sent");
+                metrics.notified(target, "sent");
                 continue;
             }
-            let Some(queue) = self.queues.get(target) else {
-                // The alerts' `notify` names are checked at start; a log notifier also
-                // named in the config has no queue and was logged above.
-                continue;
-            };
+            // The alerts' `notify` names are checked at start.
+            let Some(queue) = self.queues.get(target) else { continue };
             match queue.try_send(note.clone()) {
                 Ok(()) => {}
                 Err(TrySendError::Full(n)) => {
@@ -182,14 +186,25 @@ fn post_with_retries(agent: &ureq::Agent, url: &str, note: &Notification, max_at
     Err(format!("{max_attempts} attempts, last: {last_error}"))
 }
 
-fn send_to_kafka(producer: &BaseProducer, topic: &str, note: &Notification, msgpack: bool) -> Result<(), String> {
+fn send_to_kafka(
+    producer: &BaseProducer<Deliveries>,
+    topic: &str,
+    note: &Notification,
+    msgpack: bool,
+) -> Result<(), String> {
     let payload = if msgpack {
         rmp_serde::to_vec_named(note).map_err(|e| e.to_string())?
     } else {
         serde_json::to_vec(note).map_err(|e| e.to_string())?
     };
     producer.send(BaseRecord::to(topic).key(&note.id).payload(&payload)).map_err(|(e, _)| e.to_string())?;
-    // Delivery reports come through polling; flushing per notification keeps the
-    // outcome honest at the rates alerts have.
-    producer.flush(Duration::from_secs(10)).map_err(|e| e.to_string())
+    // Delivery reports come through polling (flush polls): flushing per notification
+    // tells this one's outcome, at the rates alerts have.
+    let failed_before = producer.context().failed.load(std::sync::atomic::Ordering::Relaxed);
+    producer.flush(Duration::from_secs(60)).map_err(|e| e.to_string())?;
+    if producer.context().failed.load(std::sync::atomic::Ordering::Relaxed) > failed_before {
+        let error = producer.context().first_error.lock().unwrap_or_else(|p| p.into_inner()).take();
+        return Err(error.unwrap_or_else(|| "delivery failed".to_string()));
+    }
+    Ok(())
 }

@@ -336,6 +336,21 @@ impl AlertEvaluator {
         out
     }
 
+    /// Marks every window of `rule` ending at or before `t` as evaluated, without
+    /// evaluating it: for windows whose rows cannot all come (a restarted worker whose
+    /// lanes wrote them before it stopped), so that none is judged on part of its data.
+    pub fn skip_through(&mut self, rule: RuleId, t: i64) {
+        if !self.watches(rule) {
+            return;
+        }
+        let spec = self.rules.rules[rule].window;
+        let end = last_end_at_or_before(t, spec.width_ms, spec.slide_ms);
+        if self.evaluated_through[rule].is_none_or(|e| e < end) {
+            self.evaluated_through[rule] = Some(end);
+            self.pending[rule] = self.pending[rule].split_off(&(end + 1));
+        }
+    }
+
     /// Every watched rule up to its frontier (`None`: not known yet), windows in order
     /// of `window_end` across rules (ties by rule): so the sequence is the same however
     /// often this is called, in a replay and in a live worker.
