@@ -375,7 +375,8 @@ impl AlertEvaluator {
         }
         let spec = self.rules.rules[rule].window;
         let next = match self.evaluated_through[rule] {
-            Some(t) => t + spec.slide_ms,
+            // At the end of time there is no next window.
+            Some(t) => t.checked_add(spec.slide_ms)?,
             // Nothing evaluated yet: start at the first window with data.
             None => *self.pending[rule].keys().next()?,
         };
@@ -580,7 +581,8 @@ impl AlertEvaluator {
 /// The last window end of the grid (`start + width`, starts on multiples of `slide`)
 /// at or before `t`.
 fn last_end_at_or_before(t: i64, width: i64, slide: i64) -> i64 {
-    (t - width).div_euclid(slide) * slide + width
+    // Saturating: event times come from input and may sit at either end of i64.
+    t.saturating_sub(width).div_euclid(slide).saturating_mul(slide).saturating_add(width)
 }
 
 /// The slot of the first `when` variable in `text` (count if none).

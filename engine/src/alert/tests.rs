@@ -350,3 +350,16 @@ fn skipped_windows_are_not_judged() {
     let notes = evaluator.advance_all(|r| engine.closed_through(r));
     assert_eq!(summarize(&notes), ["firing@4 web-1 7", "resolved@5 web-1 1"]);
 }
+
+#[test]
+fn frontiers_at_the_ends_of_time_do_not_overflow() {
+    let text = format!("{STREAM_AND_RULES}\n{OVER_5}");
+    let rules = Arc::new(compile(&[SourceFile::new("a.toml", &text)]).unwrap());
+    let mut evaluator = AlertEvaluator::new(Arc::clone(&rules));
+    evaluator.skip_through(0, i64::MIN);
+    evaluator.skip_through(0, i64::MAX);
+    assert!(evaluator.advance(0, i64::MAX).is_empty());
+    let mut fresh = AlertEvaluator::new(rules);
+    fresh.skip_through(0, i64::MIN + 1);
+    assert!(fresh.advance_all(|_| Some(i64::MAX)).is_empty());
+}
