@@ -131,8 +131,14 @@ async fn alerts(State(state): State<ApiState>, Query(params): Query<AlertParams>
             );
         }
     }
-    let body = state.status.alerts(params.state.as_deref()).to_string();
-    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+    // The worker's alert state sits behind a lock its lanes take while they flush
+    // (which may write Parquet): wait for it off the async threads.
+    let status = Arc::clone(&state.status);
+    let answer = tokio::task::spawn_blocking(move || status.alerts(params.state.as_deref()).to_string()).await;
+    match answer {
+        Ok(body) => (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Err(e) => error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
+    }
 }
 
 #[derive(Debug, Deserialize)]
