@@ -7,13 +7,7 @@ use anyhow::Context;
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::compute::{SortColumn, concat_batches, lexsort_to_indices, take_record_batch};
 use arrow::datatypes::{Float64Type, TimestampMillisecondType, UInt64Type};
-use chrono::{DateTime, SecondsFormat};
-
-pub fn rfc3339_ms(ms: i64) -> String {
-    DateTime::from_timestamp_millis(ms)
-        .map(|t| t.to_rfc3339_opts(SecondsFormat::AutoSi, true))
-        .unwrap_or_else(|| ms.to_string())
-}
+use engine::batch::rfc3339_ms;
 
 /// Sorts batches of `aggregates` rows by rule, window_start, host, key.
 pub fn sort_aggregates(batches: &[RecordBatch]) -> anyhow::Result<RecordBatch> {

@@ -112,3 +112,24 @@ impl AggregatesBuilder {
         RecordBatch::try_new(aggregates_schema(), columns).expect("columns follow the schema")
     }
 }
+
+/// RFC 3339 in UTC with a `Z`, as replay's CSV and notifications write timestamps:
+/// whole seconds unless there are milliseconds.
+pub fn rfc3339_ms(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+        .unwrap_or_else(|| ms.to_string())
+}
+
+/// The newest `window_end` in batches of `aggregates` rows.
+pub fn max_window_end(batches: &[RecordBatch]) -> Option<i64> {
+    batches
+        .iter()
+        .filter_map(|b| {
+            let ends = arrow::array::AsArray::as_primitive_opt::<arrow::datatypes::TimestampMillisecondType>(
+                b.column_by_name("window_end")?,
+            )?;
+            arrow::compute::max(ends)
+        })
+        .max()
+}

@@ -21,7 +21,7 @@ pub mod tables;
 pub use checkpoint::{Checkpoint, CheckpointStore};
 pub use error::SinkError;
 pub use memory::{RecentBatches, RetentionConfig};
-pub use parquet::{ParquetStore, ParquetStoreConfig, SeqRange, WriteOutcome};
+pub use parquet::{ParquetStore, ParquetStoreConfig, SeqRange, WriteOutcome, rows_after};
 pub use tables::Table;
 
 /// `"2m"`-style durations in config files (`#[serde(deserialize_with = "...")]`), for

@@ -214,15 +214,9 @@ struct Tables<'a> {
 /// One flush per table. The aggregates flush covers every window end up to the last
 /// one, so a re-run over the same input (after a crash, say) adds nothing.
 fn write_tables(store: &sinks::ParquetStore, producer: &str, tables: Tables<'_>) -> anyhow::Result<()> {
-    use arrow::array::AsArray;
-    use arrow::datatypes::TimestampMillisecondType;
     use sinks::{SeqRange, Table};
 
-    let last_end = tables
-        .aggregates
-        .iter()
-        .filter_map(|b| arrow::compute::max(b.column_by_name("window_end")?.as_primitive::<TimestampMillisecondType>()))
-        .max();
+    let last_end = engine::batch::max_window_end(tables.aggregates);
     let records = i64::try_from(tables.records).unwrap_or(i64::MAX);
     let mut flushes = Vec::new();
     if let Some(hi) = last_end {

@@ -23,8 +23,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use arrow::array::{AsArray, RecordBatch};
-use arrow::datatypes::TimestampMillisecondType;
+use arrow::array::RecordBatch;
 use engine::compile::{Decoder, StreamId};
 use engine::{Engine, RecordMeta, RuleSet};
 use ingest::ErrorReason;
@@ -48,13 +47,6 @@ pub struct Shared {
     pub machine_host: String,
     /// Alert evaluation over every lane; `None` when the rules have no rule alerts.
     pub alerts: Option<Arc<super::alerts::AlertHub>>,
-}
-
-/// The rows of an `aggregates` batch whose window ends after `mark`.
-fn rows_ending_after(batch: &RecordBatch, mark: i64) -> anyhow::Result<RecordBatch> {
-    let ends = batch.column_by_name("window_end").context("window_end")?.as_primitive::<TimestampMillisecondType>();
-    let keep: arrow::array::BooleanArray = ends.iter().map(|e| Some(e.is_some_and(|e| e > mark))).collect();
-    Ok(arrow::compute::filter_record_batch(batch, &keep)?)
 }
 
 /// One input's engine and delivery state.
@@ -269,14 +261,7 @@ impl Lane {
             return Ok(Vec::new());
         }
         let durable = shared.store.high_water(Table::Aggregates, &self.producer);
-        let hi = self
-            .pending
-            .iter()
-            .filter_map(|b| {
-                arrow::compute::max(b.column_by_name("window_end")?.as_primitive::<TimestampMillisecondType>())
-            })
-            .max()
-            .expect("closed windows have ends");
+        let hi = engine::batch::max_window_end(&self.pending).expect("closed windows have ends");
         let range = SeqRange { lo: self.aggregates_hi.clamp(0, hi - 1), hi };
         let outcome = shared
             .store
@@ -290,7 +275,9 @@ impl Lane {
         }
         match durable {
             None => Ok(pending),
-            Some(mark) => pending.iter().map(|b| rows_ending_after(b, mark)).collect(),
+            Some(mark) => {
+                Ok(pending.iter().map(|b| sinks::rows_after(Table::Aggregates, b, mark)).collect::<Result<_, _>>()?)
+            }
         }
     }
 

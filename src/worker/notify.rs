@@ -95,8 +95,7 @@ impl Notifiers {
 
     /// Hands a notification to each of its notifiers, without waiting.
     pub fn send(&self, note: Notification, metrics: &Metrics) {
-        let targets = note.notify.clone();
-        for target in &targets {
+        for target in &note.notify {
             if target == "log" || self.log_names.contains(target) {
                 log(&note);
                 metrics.notified(target, "sent");

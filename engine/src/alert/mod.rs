@@ -32,7 +32,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::compile::{AlertKind, AlertSpec, AlertView, RuleId, RuleSet, WHEN_VARIABLES};
 use crate::expr::Value;
-use crate::window::Cell;
 
 #[cfg(test)]
 mod tests;
@@ -82,14 +81,7 @@ pub struct Notification {
     pub notify: Vec<String>,
 }
 
-/// RFC 3339 in UTC with a `Z`, second precision unless there are milliseconds.
-pub fn rfc3339_ms(ms: i64) -> String {
-    match chrono::DateTime::from_timestamp_millis(ms) {
-        Some(t) if ms % 1000 == 0 => t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        Some(t) => t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
-        None => ms.to_string(),
-    }
-}
+pub use crate::batch::rfc3339_ms;
 
 /// A series: (host, key); both empty for the `sum` and `avg` views.
 type SeriesKey = (String, String);
@@ -119,7 +111,7 @@ struct PendingWindow {
     cells: BTreeMap<SeriesKey, CellData>,
 }
 
-/// [`Cell`] as plain data (`min`/`max` infinite when there is no value).
+/// A merged partial aggregate (`crate::window::Cell` as it comes out of a batch: nulls, not infinities).
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 struct CellData {
     count: u64,
@@ -298,31 +290,6 @@ impl AlertEvaluator {
                 .entry((cols.host.value(row).to_string(), cols.key.value(row).to_string()))
                 .or_default()
                 .merge(&cell);
-        }
-    }
-
-    /// Takes one closed window of `rule` straight from an engine (no Arrow round trip).
-    pub fn add_cells<'a>(
-        &mut self,
-        rule: RuleId,
-        start_ms: i64,
-        end_ms: i64,
-        cells: impl IntoIterator<Item = (&'a str, &'a str, &'a Cell)>,
-    ) {
-        if !self.watches(rule) || self.evaluated_through[rule].is_some_and(|t| end_ms <= t) {
-            return;
-        }
-        let has_value = self.rules.rules[rule].has_value();
-        let window = self.pending[rule].entry(end_ms).or_default();
-        window.start_ms = start_ms;
-        for (host, key, cell) in cells {
-            let data = CellData {
-                count: cell.count,
-                sum: has_value.then_some(cell.sum),
-                min: (has_value && cell.count > 0).then_some(cell.min),
-                max: (has_value && cell.count > 0).then_some(cell.max),
-            };
-            window.cells.entry((host.to_string(), key.to_string())).or_default().merge(&data);
         }
     }
 

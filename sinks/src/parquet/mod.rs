@@ -287,16 +287,9 @@ impl ParquetStore {
         let mut batch = compute::concat_batches(&schema, batches)?;
         let mut lo = range.lo;
         if let Some(durable) = durable
-            && let (Some(column), true) = (table.seq_column(), lo < durable)
+            && let (Some(_), true) = (table.seq_column(), lo < durable)
         {
-            let seq = batch.column_by_name(column).expect("seq column").as_primitive::<TimestampMillisecondType>();
-            let keep = compute::kernels::cmp::gt(
-                seq,
-                &datafusion::arrow::array::Scalar::new(
-                    datafusion::arrow::array::TimestampMillisecondArray::from(vec![durable]).with_timezone("UTC"),
-                ),
-            )?;
-            let kept = compute::filter_record_batch(&batch, &keep)?;
+            let kept = rows_after(table, &batch, durable)?;
             outcome.rows_skipped = batch.num_rows() - kept.num_rows();
             batch = kept;
             lo = durable;
@@ -730,3 +723,20 @@ fn exchange(a: &Path, b: &Path) -> Result<(), SinkError> {
 
 #[cfg(test)]
 mod tests;
+
+/// The rows of a `table` batch whose sequence column is after `mark`: what
+/// [`ParquetStore::write`] keeps of a flush that overlaps the producer's durable mark.
+/// Callers that need to know which rows were new use the same rule.
+pub fn rows_after(table: Table, batch: &RecordBatch, mark: i64) -> Result<RecordBatch, SinkError> {
+    let seq = table
+        .seq_column()
+        .and_then(|name| batch.column_by_name(name)?.as_primitive_opt::<TimestampMillisecondType>())
+        .ok_or_else(|| SinkError::Schema { table: table.name(), detail: "no sequence column".to_string() })?;
+    let keep = compute::kernels::cmp::gt(
+        seq,
+        &datafusion::arrow::array::Scalar::new(
+            datafusion::arrow::array::TimestampMillisecondArray::from(vec![mark]).with_timezone("UTC"),
+        ),
+    )?;
+    Ok(compute::filter_record_batch(batch, &keep)?)
+}
