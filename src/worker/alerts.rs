@@ -12,30 +12,133 @@
 //!   Each notifier has its own thread and bounded queue ([`super::notify`]), so a slow
 //!   or dead one delays only its own deliveries and never ingestion.
 //!
-//! Not yet (issue 5, next part): the evaluator's state is not checkpointed, so after
-//! a restart `for` streaks and `absent`'s "seen before" start over, and a series that
-//! was firing may be notified again.
+//! - The `alerts` table write and the queuing happen on the hub's writer thread, in
+//!   the order the evaluator made the notifications, so a lane's flush only pays for
+//!   the evaluation.
+//!
+//! # Exactly once across a crash
+//! - Every `checkpoint_interval` the evaluator's state (streaks, firing series,
+//!   `evaluated_through` per rule, but not the rows of windows still waiting for their
+//!   frontier) goes to the writer, which saves it with the ledger's outbox (what the
+//!   notifiers still owe) in `checkpoints/alerts.ckpt`, atomically.
+//! - On start the state is restored and every `aggregates` row after a rule's
+//!   `evaluated_through` is read back from Parquet: rows the lanes wrote after the
+//!   checkpoint are in the table and nowhere else, and the lanes only hand over rows
+//!   the store kept (above the marks at start). So the evaluator sees each row once,
+//!   re-makes the notifications it made after the checkpoint (same ids), and the
+//!   [`Ledger`] drops those already delivered. The outbox is queued again.
+//! - An alert or rule whose definition changed starts fresh, at the lanes' marks
+//!   ([`AlertEvaluator::skip_through`]), as does everything on a first start: alerts are
+//!   not back-filled over history (that is `replay --alerts`).
 
 use std::collections::{BTreeMap, HashMap};
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use arrow::array::RecordBatch;
 use engine::RuleSet;
-use engine::alert::{AlertEvaluator, Notification};
+use engine::alert::{AlertEvaluator, AlertSnapshot, Notification};
 use engine::compile::{RuleId, StreamId};
+use serde::{Deserialize, Serialize};
 use sinks::{ParquetStore, SeqRange, Table};
 
+use super::ledger::{Ledger, OutboxEntry};
 use super::metrics::Metrics;
 use super::notify::Notifiers;
+
+/// Bumped when the layout changes; another version is refused, not misread.
+const ALERT_CHECKPOINT_VERSION: u32 = 1;
+
+/// `checkpoints/alerts.ckpt`: see the module docs.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AlertCheckpoint {
+    pub version: u32,
+    /// The evaluator's state, without windows waiting for their frontier.
+    pub evaluator: AlertSnapshot,
+    /// What the notifiers owed when it was taken.
+    pub outbox: Vec<OutboxEntry>,
+    pub written_at_ms: i64,
+}
+
+impl AlertCheckpoint {
+    pub fn path(checkpoint_dir: &Path) -> PathBuf {
+        checkpoint_dir.join("alerts.ckpt")
+    }
+
+    /// The last alert checkpoint; an unreadable one is an error (the operator decides,
+    /// by deleting it), never silently replaced by a fresh state.
+    pub fn load(checkpoint_dir: &Path) -> anyhow::Result<Option<Self>> {
+        let path = Self::path(checkpoint_dir);
+        let bytes = match fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        };
+        let checkpoint: Self = rmp_serde::from_slice(&bytes)
+            .with_context(|| format!("{} is unreadable (delete it to start alerts afresh)", path.display()))?;
+        anyhow::ensure!(
+            checkpoint.version == ALERT_CHECKPOINT_VERSION,
+            "{}: version {} is not {ALERT_CHECKPOINT_VERSION}",
+            path.display(),
+            checkpoint.version
+        );
+        Ok(Some(checkpoint))
+    }
+
+    fn save(&self, checkpoint_dir: &Path) -> anyhow::Result<()> {
+        let path = Self::path(checkpoint_dir);
+        let temp = path.with_extension("ckpt.tmp");
+        let bytes = rmp_serde::to_vec_named(self).context("encoding the alert checkpoint")?;
+        let mut file = File::create(&temp).with_context(|| format!("creating {}", temp.display()))?;
+        file.write_all(&bytes).with_context(|| format!("writing {}", temp.display()))?;
+        file.sync_all().with_context(|| format!("syncing {}", temp.display()))?;
+        drop(file);
+        fs::rename(&temp, &path).with_context(|| format!("replacing {}", path.display()))?;
+        File::open(checkpoint_dir).and_then(|d| d.sync_all()).context("syncing the checkpoint folder")?;
+        Ok(())
+    }
+}
+
+/// The query that reads back, on start, the `aggregates` rows the restored state has
+/// not evaluated: per recovered rule, `window_end` after its `evaluated_through`.
+/// `None` when no rule was recovered.
+pub fn recovery_sql(rules: &RuleSet, evaluator: &AlertEvaluator) -> Option<String> {
+    let conditions: Vec<String> = (0..rules.rules.len())
+        .filter(|&rule| evaluator.watches(rule))
+        .filter_map(|rule| {
+            let t = evaluator.evaluated_through(rule)?;
+            let name = rules.rules[rule].name.replace('\'', "''");
+            Some(format!("(rule = '{name}' AND window_end > to_timestamp_millis({t}))"))
+        })
+        .collect();
+    (!conditions.is_empty()).then(|| {
+        format!(
+            "SELECT rule, window_start, window_end, host, key, count, sum, min, max FROM aggregates WHERE {}",
+            conditions.join(" OR ")
+        )
+    })
+}
+
+/// Messages to the writer thread, in the evaluator's order.
+enum Outgoing {
+    Notes(Vec<Notification>),
+    Checkpoint(AlertSnapshot),
+}
 
 /// The worker's alerting; shared by every lane.
 pub struct AlertHub {
     rules: Arc<RuleSet>,
     state: Mutex<HubState>,
-    /// Taken at shutdown, so that the queues close and drain.
-    notifiers: Mutex<Option<Notifiers>>,
-    store: Arc<ParquetStore>,
-    metrics: Arc<Metrics>,
+    /// To the writer thread; taken at shutdown, so that it finishes and drains.
+    writer: Mutex<Option<(Sender<Outgoing>, JoinHandle<()>)>>,
+    /// How often the evaluator's state is checkpointed.
+    checkpoint_every: Duration,
 }
 
 struct LaneFrontier {
@@ -51,43 +154,113 @@ struct HubState {
     evaluator: AlertEvaluator,
     /// Per lane (producer): its stream, when it opened, and `closed_through` per rule.
     frontiers: HashMap<String, LaneFrontier>,
+    /// Per rule: whether its state came from the checkpoint (then the rows after it
+    /// were read back, and lanes' marks must not skip them).
+    recovered: Vec<bool>,
+    /// When the state was last sent to be checkpointed.
+    checkpointed_at: Instant,
+    /// Whether the evaluator moved since.
+    dirty: bool,
+}
+
+/// What the writer thread owns.
+struct Writer {
+    notifiers: Notifiers,
+    ledger: Arc<Ledger>,
+    store: Arc<ParquetStore>,
+    metrics: Arc<Metrics>,
+    checkpoint_dir: PathBuf,
     /// Per alert: the highest `window_end` written to the `alerts` table.
     written_hi: BTreeMap<String, i64>,
 }
 
+/// How the hub starts: from a checkpoint or afresh.
+pub struct HubStart {
+    pub rules: Arc<RuleSet>,
+    pub notifiers: Notifiers,
+    pub ledger: Arc<Ledger>,
+    pub store: Arc<ParquetStore>,
+    pub metrics: Arc<Metrics>,
+    pub checkpoint_dir: PathBuf,
+    pub checkpoint_every: Duration,
+}
+
 impl AlertHub {
-    pub fn new(rules: Arc<RuleSet>, notifiers: Notifiers, store: Arc<ParquetStore>, metrics: Arc<Metrics>) -> Self {
+    /// The evaluator a start begins with: restored from `checkpoint` where definitions
+    /// match, with the rows to read back given by [`recovery_sql`].
+    pub fn restored_evaluator(rules: &Arc<RuleSet>, checkpoint: Option<&AlertCheckpoint>) -> AlertEvaluator {
+        match checkpoint {
+            Some(c) => AlertEvaluator::restore(Arc::clone(rules), &c.evaluator.clone().without_pending()),
+            None => AlertEvaluator::new(Arc::clone(rules)),
+        }
+    }
+
+    /// Starts the hub with `evaluator` (from [`Self::restored_evaluator`]), fed the
+    /// `recovered` rows, and queues the checkpoint's outbox again.
+    pub fn start(
+        start: HubStart,
+        mut evaluator: AlertEvaluator,
+        recovered: &[RecordBatch],
+        outbox: Vec<OutboxEntry>,
+    ) -> anyhow::Result<Self> {
+        let HubStart { rules, notifiers, ledger, store, metrics, checkpoint_dir, checkpoint_every } = start;
+        let recovered_rules = (0..rules.rules.len()).map(|r| evaluator.evaluated_through(r).is_some()).collect();
+        let schema = Table::Aggregates.schema();
+        for batch in recovered {
+            // DataFusion may hand strings back as views; the evaluator reads the table's types.
+            let columns = schema
+                .fields()
+                .iter()
+                .zip(batch.columns())
+                .map(|(field, column)| arrow::compute::cast(column, field.data_type()))
+                .collect::<Result<Vec<_>, _>>()?;
+            evaluator.add_batch(&RecordBatch::try_new(Arc::clone(&schema), columns)?);
+        }
+        notifiers.resend(outbox);
+        let written_hi = rules
+            .alerts
+            .iter()
+            .filter_map(|a| Some((a.name.clone(), store.high_water(Table::Alerts, &format!("alert-{}", a.name))?)))
+            .collect();
+        let writer = Writer { notifiers, ledger, store, metrics, checkpoint_dir, written_hi };
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = std::thread::Builder::new().name("alert-writer".into()).spawn(move || writer.run(rx))?;
         let state = HubState {
-            evaluator: AlertEvaluator::new(Arc::clone(&rules)),
+            evaluator,
             frontiers: HashMap::new(),
-            written_hi: BTreeMap::new(),
+            recovered: recovered_rules,
+            checkpointed_at: Instant::now(),
+            dirty: false,
         };
-        Self { rules, state: Mutex::new(state), notifiers: Mutex::new(Some(notifiers)), store, metrics }
+        Ok(Self { rules, state: Mutex::new(state), writer: Mutex::new(Some((tx, thread))), checkpoint_every })
+    }
+
+    fn send(&self, message: Outgoing) {
+        if let Some((tx, _)) = self.writer.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            let _ = tx.send(message);
+        }
     }
 
     fn state(&self) -> MutexGuard<'_, HubState> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Whether there is anything to evaluate (lanes skip the work otherwise).
-    pub fn is_active(&self) -> bool {
-        !self.state().evaluator.is_empty()
-    }
-
     /// A lane opened: it holds its stream's frontier back until it has closed windows
     /// of its own (or its stream's `idle_timeout` passed without any event).
     ///
     /// `written_through` is the highest window end the lane's producer already has in
-    /// `aggregates` (a restart): those windows are not fed again, so they are skipped
-    /// rather than judged on the other lanes' part of them. (Until the evaluator's state
-    /// is checkpointed, a restart loses them for alerts.)
+    /// `aggregates`. For a rule recovered from the alert checkpoint those rows were read
+    /// back; for any other (a first start, a changed rule) they are not fed again, so
+    /// they are skipped rather than judged on the other lanes' part of them.
     pub fn lane_opened(&self, producer: &str, stream: StreamId, now_ms: i64, written_through: Option<i64>) {
         let lane = LaneFrontier { stream, opened_ms: now_ms, closed_through: vec![None; self.rules.rules.len()] };
         let mut state = self.state();
         state.frontiers.insert(producer.to_string(), lane);
         if let Some(t) = written_through {
             for &rule in &self.rules.streams[stream].rules {
-                state.evaluator.skip_through(rule, t);
+                if !state.recovered[rule] {
+                    state.evaluator.skip_through(rule, t);
+                }
             }
         }
     }
@@ -123,22 +296,21 @@ impl AlertHub {
             lowest
         };
         let frontiers: Vec<Option<i64>> = (0..self.rules.rules.len()).map(frontier).collect();
+        let before: Vec<Option<i64>> =
+            (0..self.rules.rules.len()).map(|r| state.evaluator.evaluated_through(r)).collect();
         let notes = state.evaluator.advance_all(|rule| frontiers[rule]);
-        if notes.is_empty() {
-            return;
+        state.dirty |=
+            !notes.is_empty() || (0..self.rules.rules.len()).any(|r| state.evaluator.evaluated_through(r) != before[r]);
+        // Sent while the state is still held, so that two lanes flushing at once cannot
+        // queue a later window's notification before an earlier one's.
+        if !notes.is_empty() {
+            self.send(Outgoing::Notes(notes));
         }
-        self.record(&mut state, &notes);
-        // Queued while the state is still held, so that two lanes flushing at once
-        // cannot queue a later window's notification before an earlier one's. Queuing
-        // never blocks.
-        let notifiers = self.notifiers.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(notifiers) = notifiers.as_ref() {
-            for note in notes {
-                notifiers.send(note, &self.metrics);
-            }
+        if state.dirty && state.checkpointed_at.elapsed() >= self.checkpoint_every {
+            self.send(Outgoing::Checkpoint(state.evaluator.snapshot().without_pending()));
+            state.checkpointed_at = Instant::now();
+            state.dirty = false;
         }
-        drop(notifiers);
-        drop(state);
     }
 
     /// A lane went away (its partition was revoked): it no longer holds the frontier.
@@ -146,47 +318,23 @@ impl AlertHub {
         self.state().frontiers.remove(producer);
     }
 
-    /// Writes notifications to the `alerts` table, one producer per alert.
-    fn record(&self, state: &mut HubState, notes: &[Notification]) {
-        let now = crate::cli::now_ms();
-        let mut by_alert: BTreeMap<&str, Vec<&Notification>> = BTreeMap::new();
-        for n in notes {
-            by_alert.entry(&n.alert).or_default().push(n);
-        }
-        for (alert, notes) in by_alert {
-            let batch = sinks::tables::alerts_batch(notes.iter().map(|n| sinks::tables::AlertRow {
-                alert: &n.alert,
-                rule: &n.rule,
-                host: &n.host,
-                key: &n.key,
-                state: n.state.as_str(),
-                value: n.value,
-                window_start_ms: n.window_start_ms,
-                window_end_ms: n.window_end_ms,
-                at_ms: now,
-                severity: &n.severity,
-                message: &n.message,
-            }));
-            let hi = notes.iter().map(|n| n.window_end_ms).max().expect("non-empty");
-            let lo = state.written_hi.get(alert).copied().unwrap_or(i64::MIN).min(hi - 1);
-            match self.store.write(Table::Alerts, &format!("alert-{alert}"), SeqRange { lo, hi }, &[batch]) {
-                Ok(outcome) => {
-                    self.metrics.rows_written(Table::Alerts, outcome.rows_written);
-                    state.written_hi.insert(alert.to_string(), hi);
-                }
-                Err(e) => {
-                    tracing::error!(alert, error = %e, "writing the alerts table failed");
-                    self.metrics.failure("alerts_table");
-                }
+    /// Checkpoints the state one last time, then stops the writer and the notifiers,
+    /// giving queued notifications until `deadline`.
+    pub fn close(&self, deadline: Duration) {
+        let snapshot = self.state().evaluator.snapshot().without_pending();
+        self.send(Outgoing::Checkpoint(snapshot));
+        let writer = self.writer.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some((tx, thread)) = writer {
+            drop(tx);
+            let until = Instant::now() + deadline;
+            while !thread.is_finished() && Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(20));
             }
-        }
-    }
-
-    /// Stops the notifiers, giving queued notifications until `deadline`.
-    pub fn close(&self, deadline: std::time::Duration) {
-        let notifiers = self.notifiers.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(notifiers) = notifiers {
-            notifiers.close(deadline);
+            if thread.is_finished() {
+                let _ = thread.join();
+            } else {
+                tracing::warn!("notifications were still pending at shutdown; the next start sends them");
+            }
         }
     }
 
@@ -220,5 +368,100 @@ impl AlertHub {
             }));
         }
         serde_json::json!({ "alerts": out })
+    }
+}
+
+impl Writer {
+    fn run(mut self, messages: Receiver<Outgoing>) {
+        for message in messages {
+            match message {
+                Outgoing::Notes(notes) => {
+                    self.record(&notes);
+                    self.notifiers.send_all(&notes);
+                }
+                Outgoing::Checkpoint(snapshot) => {
+                    if let Err(e) = self.checkpoint(snapshot) {
+                        tracing::error!(error = format!("{e:#}"), "alert checkpoint failed");
+                        self.metrics.failure("alert_checkpoint");
+                    }
+                }
+            }
+        }
+        // Everything evaluated is queued: the notifiers drain what they can (the
+        // caller bounds the wait); what they do not finish is in the last outbox.
+        self.notifiers.close(Duration::from_secs(3600));
+    }
+
+    fn checkpoint(&self, snapshot: AlertSnapshot) -> anyhow::Result<()> {
+        let checkpoint = AlertCheckpoint {
+            version: ALERT_CHECKPOINT_VERSION,
+            evaluator: snapshot,
+            outbox: self.ledger.outbox(),
+            written_at_ms: crate::cli::now_ms(),
+        };
+        checkpoint.save(&self.checkpoint_dir)?;
+        self.ledger.compact()
+    }
+
+    /// Writes notifications to the `alerts` table, one producer per alert. A failed
+    /// write is logged and counted; the notifications still go out.
+    fn record(&mut self, notes: &[Notification]) {
+        let now = crate::cli::now_ms();
+        let mut by_alert: BTreeMap<&str, Vec<&Notification>> = BTreeMap::new();
+        for n in notes {
+            by_alert.entry(&n.alert).or_default().push(n);
+        }
+        for (alert, notes) in by_alert {
+            let batch =
+                sinks::tables::alerts_batch(notes.iter().map(|n| alert_row(n, n.state.as_str(), &n.message, now)));
+            let hi = notes.iter().map(|n| n.window_end_ms).max().expect("non-empty");
+            let lo = self.written_hi.get(alert).copied().unwrap_or(i64::MIN).min(hi - 1);
+            match self.store.write(Table::Alerts, &format!("alert-{alert}"), SeqRange { lo, hi }, &[batch]) {
+                Ok(outcome) => {
+                    self.metrics.rows_written(Table::Alerts, outcome.rows_written);
+                    self.written_hi.insert(alert.to_string(), hi);
+                }
+                Err(e) => {
+                    tracing::error!(alert, error = %e, "writing the alerts table failed");
+                    self.metrics.failure("alerts_table");
+                }
+            }
+        }
+    }
+}
+
+fn alert_row<'a>(n: &'a Notification, state: &'a str, message: &'a str, at_ms: i64) -> sinks::tables::AlertRow<'a> {
+    sinks::tables::AlertRow {
+        alert: &n.alert,
+        rule: &n.rule,
+        host: &n.host,
+        key: &n.key,
+        state,
+        value: n.value,
+        window_start_ms: n.window_start_ms,
+        window_end_ms: n.window_end_ms,
+        at_ms,
+        severity: &n.severity,
+        message,
+    }
+}
+
+/// Writes a notification a notifier gave up on to the `alerts` table, with state
+/// `undelivered` (beyond DESIGN.md's `firing | resolved`: the dead-letter record) and
+/// the reason in `message`. Producer `undelivered-<notifier>`, sequenced by the time
+/// of writing: dead letters are not re-made, so there is nothing to deduplicate.
+pub fn write_dead_letter(store: &ParquetStore, metrics: &Metrics, notifier: &str, note: &Notification, error: &str) {
+    let producer = format!("undelivered-{notifier}");
+    let message = format!("{} (not delivered to {notifier}: {error})", note.message);
+    let now = crate::cli::now_ms();
+    let batch = sinks::tables::alerts_batch(std::iter::once(alert_row(note, "undelivered", &message, now)));
+    let mark = store.high_water(Table::Alerts, &producer).unwrap_or(i64::MIN + 1);
+    let range = SeqRange { lo: mark, hi: now.max(mark + 1) };
+    match store.write(Table::Alerts, &producer, range, &[batch]) {
+        Ok(outcome) => metrics.rows_written(Table::Alerts, outcome.rows_written),
+        Err(e) => {
+            tracing::error!(notifier, id = %note.id, error = %e, "writing a dead letter to the alerts table failed");
+            metrics.failure("alerts_table");
+        }
     }
 }

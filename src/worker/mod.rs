@@ -15,6 +15,7 @@ pub mod config;
 mod file;
 mod kafka;
 mod lane;
+mod ledger;
 mod live;
 mod metrics;
 mod notify;
@@ -165,7 +166,14 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let live = Arc::new(LiveBoard::default());
     let notifier_configs: Vec<config::NotifierConfig> =
         loaded.config.notifiers.iter().map(|n| n.get_ref().clone()).collect();
-    let notifiers = notify::Notifiers::start(&notifier_configs, &metrics)?;
+    let ledger = Arc::new(ledger::Ledger::open(checkpoints.dir())?);
+    let dead_letters: notify::DeadLetters = {
+        let (store, metrics) = (Arc::clone(&store), Arc::clone(&metrics));
+        Arc::new(move |notifier: &str, note: &engine::alert::Notification, error: &str| {
+            alerts::write_dead_letter(&store, &metrics, notifier, note, error)
+        })
+    };
+    let notifiers = notify::Notifiers::start(&notifier_configs, &metrics, Arc::clone(&ledger), dead_letters)?;
     for alert in &rules.alerts {
         if let Some(unknown) = alert.notify.iter().find(|n| !notifiers.names().any(|known| known == n.as_str())) {
             return Err(UsageError(format!(
@@ -177,8 +185,25 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             .into());
         }
     }
-    let hub = Arc::new(alerts::AlertHub::new(Arc::clone(&rules), notifiers, Arc::clone(&store), Arc::clone(&metrics)));
-    let hub = hub.is_active().then_some(hub);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("logpulse-http")
+        .enable_all()
+        .build()?;
+    let hub = start_alerts(
+        alerts::HubStart {
+            rules: Arc::clone(&rules),
+            notifiers,
+            ledger,
+            store: Arc::clone(&store),
+            metrics: Arc::clone(&metrics),
+            checkpoint_dir: checkpoints.dir().to_path_buf(),
+            checkpoint_every: *loaded.config.checkpoint_interval.get_ref(),
+        },
+        &runtime,
+        data_dir,
+        &loaded.config.query,
+    )?;
     let shared = Arc::new(Shared {
         rules: Arc::clone(&rules),
         store: Arc::clone(&store),
@@ -195,11 +220,6 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         checkpoint_interval: *loaded.config.checkpoint_interval.get_ref(),
     };
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("logpulse-http")
-        .enable_all()
-        .build()?;
     let listen = loaded.config.http.listen.get_ref().clone();
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind(&listen))
@@ -307,6 +327,35 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Starts alerting, from the alert checkpoint if there is one: the `aggregates` rows
+/// written after it are read back (see [`alerts`]). `None` without rule alerts.
+fn start_alerts(
+    start: alerts::HubStart,
+    runtime: &tokio::runtime::Runtime,
+    data_dir: &std::path::Path,
+    query: &queries::QueryConfig,
+) -> anyhow::Result<Option<Arc<alerts::AlertHub>>> {
+    let checkpoint = alerts::AlertCheckpoint::load(&start.checkpoint_dir)?;
+    let evaluator = alerts::AlertHub::restored_evaluator(&start.rules, checkpoint.as_ref());
+    if evaluator.is_empty() {
+        start.notifiers.close(Duration::ZERO);
+        return Ok(None);
+    }
+    let mut recovered = Vec::new();
+    if let Some(sql) = alerts::recovery_sql(&start.rules, &evaluator) {
+        // Its own limits: a restart reads what it needs, however much that is.
+        let config =
+            queries::QueryConfig { timeout: Duration::from_secs(3600), max_result_bytes: usize::MAX, ..query.clone() };
+        let service = queries::QueryService::new(data_dir, config)?;
+        let result =
+            runtime.block_on(service.sql(&sql)).context("reading back the windows after the alert checkpoint")?;
+        tracing::info!(rows = result.num_rows(), "alert state restored; windows after it read back");
+        recovered = result.batches;
+    }
+    let outbox = checkpoint.map(|c| c.outbox).unwrap_or_default();
+    Ok(Some(Arc::new(alerts::AlertHub::start(start, evaluator, &recovered, outbox)?)))
 }
 
 /// Resolves on SIGTERM or SIGINT, with the signal's name.

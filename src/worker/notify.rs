@@ -5,7 +5,12 @@
 //! counts it (`logpulse_notifications_total{outcome="dropped"}`), so a slow or dead
 //! webhook delays only its own deliveries. A webhook delivery is retried with
 //! exponential backoff up to `max_attempts`, each attempt bounded by `timeout`;
-//! then it is given up (`outcome="dead_letter"`, logged with the notification).
+//! then it is given up (`outcome="dead_letter"`: logged, and written to the `alerts`
+//! table with state `undelivered`).
+//!
+//! Every notification goes through the [`Ledger`] first: one that a notifier already
+//! finished (a restart re-made it) is not sent again (`outcome="duplicate"`), and a
+//! notifier records each one it finishes before taking the next.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -19,6 +24,7 @@ use rdkafka::ClientConfig;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 
 use super::config::NotifierConfig;
+use super::ledger::{Ledger, OutboxEntry};
 use super::metrics::Metrics;
 use crate::cli::produce::Deliveries;
 
@@ -28,12 +34,19 @@ const QUEUE: usize = 10_000;
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
+/// Records a notification a notifier gave up on: `(notifier, notification, error)`.
+pub type DeadLetters = Arc<dyn Fn(&str, &Notification, &str) + Send + Sync>;
+
 /// The running notifiers, by name.
 pub struct Notifiers {
     queues: BTreeMap<String, SyncSender<Notification>>,
     /// Configured notifiers of kind `log` (besides the built-in `log`).
     log_names: BTreeSet<String>,
     threads: Vec<JoinHandle<()>>,
+    /// What has been finished and what is owed (exactly-once across restarts).
+    ledger: Arc<Ledger>,
+    dead_letters: DeadLetters,
+    metrics: Arc<Metrics>,
 }
 
 /// How a notifier delivers one notification.
@@ -44,7 +57,12 @@ enum Delivery {
 
 impl Notifiers {
     /// Starts a thread per configured notifier.
-    pub fn start(configs: &[NotifierConfig], metrics: &Arc<Metrics>) -> anyhow::Result<Self> {
+    pub fn start(
+        configs: &[NotifierConfig],
+        metrics: &Arc<Metrics>,
+        ledger: Arc<Ledger>,
+        dead_letters: DeadLetters,
+    ) -> anyhow::Result<Self> {
         let mut queues = BTreeMap::new();
         let mut log_names = BTreeSet::new();
         let mut threads = Vec::new();
@@ -79,13 +97,14 @@ impl Notifiers {
             };
             let (tx, rx) = std::sync::mpsc::sync_channel(QUEUE);
             let (name, metrics) = (config.name.clone(), Arc::clone(metrics));
+            let (ledger, dead_letters) = (Arc::clone(&ledger), Arc::clone(&dead_letters));
             let thread = std::thread::Builder::new()
                 .name(format!("notify-{name}"))
-                .spawn(move || deliver_all(&name, delivery, rx, &metrics))?;
+                .spawn(move || deliver_all(&name, delivery, rx, &metrics, &ledger, &dead_letters))?;
             queues.insert(config.name.clone(), tx);
             threads.push(thread);
         }
-        Ok(Self { queues, log_names, threads })
+        Ok(Self { queues, log_names, threads, ledger, dead_letters, metrics: Arc::clone(metrics) })
     }
 
     /// The names a `notify` list may use: the configured ones and `log`.
@@ -93,23 +112,68 @@ impl Notifiers {
         std::iter::once("log").chain(self.log_names.iter().chain(self.queues.keys()).map(String::as_str))
     }
 
-    /// Hands a notification to each of its notifiers, without waiting.
-    pub fn send(&self, note: Notification, metrics: &Metrics) {
-        for target in &note.notify {
-            if target == "log" || self.log_names.contains(target) {
-                log(&note);
-                metrics.notified(target, "sent");
-                continue;
+    /// Hands notifications to each of their notifiers, in order, without waiting.
+    pub fn send_all(&self, notes: &[Notification]) {
+        let mut logged: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for note in notes {
+            for target in &note.notify {
+                self.send_one(target, note, &mut logged);
             }
-            // The alerts' `notify` names are checked at start.
-            let Some(queue) = self.queues.get(target) else { continue };
-            match queue.try_send(note.clone()) {
-                Ok(()) => {}
-                Err(TrySendError::Full(n)) => {
-                    tracing::error!(notifier = %target, id = %n.id, "notifier queue full; notification dropped");
-                    metrics.notified(target, "dropped");
-                }
-                Err(TrySendError::Disconnected(_)) => metrics.notified(target, "dropped"),
+        }
+        self.finish_logged(logged);
+    }
+
+    /// Queues again what a checkpoint's outbox says is owed.
+    pub fn resend(&self, owed: Vec<OutboxEntry>) {
+        let mut logged: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        let owed: Vec<(String, Notification)> = owed
+            .into_iter()
+            .map(|e| {
+                let mut note = e.notification;
+                note.window_start_ms = e.window_start_ms;
+                note.window_end_ms = e.window_end_ms;
+                (e.notifier, note)
+            })
+            .collect();
+        for (target, note) in &owed {
+            self.send_one(target, note, &mut logged);
+        }
+        self.finish_logged(logged);
+    }
+
+    fn send_one<'a>(&self, target: &'a str, note: &'a Notification, logged: &mut BTreeMap<&'a str, Vec<&'a str>>) {
+        if target != "log" && !self.log_names.contains(target) && !self.queues.contains_key(target) {
+            // The alerts' `notify` names are checked at start; an outbox may name a
+            // notifier that is no longer configured.
+            tracing::warn!(notifier = target, id = %note.id, "no such notifier any more; notification dropped");
+            return;
+        }
+        if !self.ledger.admit(target, note) {
+            self.metrics.notified(target, "duplicate");
+            return;
+        }
+        if target == "log" || self.log_names.contains(target) {
+            log(note);
+            logged.entry(target).or_default().push(&note.id);
+            return;
+        }
+        let queue = &self.queues[target];
+        let failure = match queue.try_send(note.clone()) {
+            Ok(()) => return,
+            Err(TrySendError::Full(_)) => "the notifier's queue is full",
+            Err(TrySendError::Disconnected(_)) => "the notifier has stopped",
+        };
+        tracing::error!(notifier = %target, id = %note.id, "{failure}; notification dropped");
+        (self.dead_letters)(target, note, failure);
+        finish_or_log(&self.ledger, target, &[&note.id]);
+        self.metrics.notified(target, "dropped");
+    }
+
+    fn finish_logged(&self, logged: BTreeMap<&str, Vec<&str>>) {
+        for (target, ids) in logged {
+            finish_or_log(&self.ledger, target, &ids);
+            for _ in &ids {
+                self.metrics.notified(target, "sent");
             }
         }
     }
@@ -131,6 +195,14 @@ impl Notifiers {
     }
 }
 
+/// A ledger that cannot be written is logged and counted; the notification went out
+/// (or was given up) all the same, and at worst a restart sends it again.
+fn finish_or_log(ledger: &Ledger, notifier: &str, ids: &[&str]) {
+    if let Err(e) = ledger.finish(notifier, ids) {
+        tracing::error!(notifier, error = format!("{e:#}"), "recording deliveries failed");
+    }
+}
+
 fn log(note: &Notification) {
     tracing::warn!(
         id = %note.id,
@@ -144,7 +216,14 @@ fn log(note: &Notification) {
 }
 
 /// A notifier's thread: delivers its queue in order until the queue closes.
-fn deliver_all(name: &str, delivery: Delivery, queue: Receiver<Notification>, metrics: &Metrics) {
+fn deliver_all(
+    name: &str,
+    delivery: Delivery,
+    queue: Receiver<Notification>,
+    metrics: &Metrics,
+    ledger: &Ledger,
+    dead_letters: &DeadLetters,
+) {
     for note in queue {
         let outcome = match &delivery {
             Delivery::Webhook { agent, url, max_attempts } => post_with_retries(agent, url, &note, *max_attempts),
@@ -154,9 +233,11 @@ fn deliver_all(name: &str, delivery: Delivery, queue: Receiver<Notification>, me
             Ok(()) => metrics.notified(name, "sent"),
             Err(e) => {
                 tracing::error!(notifier = name, id = %note.id, message = %note.message, error = %e, "notification given up (dead letter)");
+                dead_letters(name, &note, &e);
                 metrics.notified(name, "dead_letter");
             }
         }
+        finish_or_log(ledger, name, &[&note.id]);
     }
     if let Delivery::Kafka { producer, .. } = &delivery {
         let _ = producer.flush(Duration::from_secs(5));

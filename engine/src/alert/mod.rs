@@ -56,7 +56,7 @@ impl AlertState {
 /// One notification, as DESIGN.md gives its JSON (webhook body, Kafka value,
 /// `replay --alerts` line). `id` = `alert|host|key|window_end|state` is the
 /// idempotency key.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Notification {
     pub id: String,
     pub alert: String,
@@ -201,10 +201,29 @@ pub struct AlertStateSnapshot {
 pub struct AlertSnapshot {
     /// Per rule name: every window ending at or before this was evaluated.
     pub evaluated_through: BTreeMap<String, i64>,
+    /// Per rule name: its definition when the state was taken. A changed rule (another
+    /// window grid, say) starts fresh: its `evaluated_through` would not line up.
+    #[serde(default)]
+    pub rule_definitions: BTreeMap<String, String>,
     /// Per alert name.
     pub alerts: BTreeMap<String, AlertStateSnapshot>,
     /// Per rule name: windows closed but not yet evaluated.
     pending: BTreeMap<String, BTreeMap<i64, PendingWindow>>,
+}
+
+impl AlertSnapshot {
+    /// The snapshot without the windows that were waiting for their frontier: for a
+    /// caller that feeds those rows again on restore (a worker re-reads them from the
+    /// `aggregates` table), so that they are not counted twice.
+    pub fn without_pending(mut self) -> Self {
+        self.pending.clear();
+        self
+    }
+
+    /// Whether the snapshot carries `rule`'s evaluation state (same name and definition).
+    pub fn knows_rule(&self, name: &str, definition: &str) -> bool {
+        self.rule_definitions.get(name).is_some_and(|d| d == definition)
+    }
 }
 
 /// A rule alert and its series.
@@ -499,8 +518,10 @@ impl AlertEvaluator {
     pub fn snapshot(&self) -> AlertSnapshot {
         let mut snap = AlertSnapshot::default();
         for (rule, t) in self.evaluated_through.iter().enumerate() {
+            let spec = &self.rules.rules[rule];
             if let Some(t) = t {
-                snap.evaluated_through.insert(self.rules.rules[rule].name.clone(), *t);
+                snap.evaluated_through.insert(spec.name.clone(), *t);
+                snap.rule_definitions.insert(spec.name.clone(), spec.definition.clone());
             }
             if !self.pending[rule].is_empty() {
                 snap.pending.insert(self.rules.rules[rule].name.clone(), self.pending[rule].clone());
@@ -524,7 +545,11 @@ impl AlertEvaluator {
     pub fn restore(rules: Arc<RuleSet>, snapshot: &AlertSnapshot) -> Self {
         let mut e = Self::new(rules);
         for rule in 0..e.rules.rules.len() {
-            let name = &e.rules.rules[rule].name;
+            let spec = &e.rules.rules[rule];
+            if !snapshot.knows_rule(&spec.name, &spec.definition) {
+                continue;
+            }
+            let name = &spec.name;
             e.evaluated_through[rule] = snapshot.evaluated_through.get(name).copied();
             if let Some(p) = snapshot.pending.get(name) {
                 e.pending[rule] = p.clone();
