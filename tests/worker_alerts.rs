@@ -73,6 +73,11 @@ struct Receiver {
 impl Receiver {
     /// With `hang`, no request is ever answered (the connection is held open).
     fn start(failures: usize, hang: bool) -> Receiver {
+        Self::start_with(failures, hang, Duration::ZERO)
+    }
+
+    /// Each answer comes `delay` after its request (a slow webhook: notifications queue up).
+    fn start_with(failures: usize, hang: bool, delay: Duration) -> Receiver {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}/hook", listener.local_addr().unwrap());
         let requests = Arc::new(Mutex::new(Vec::new()));
@@ -111,6 +116,7 @@ impl Receiver {
                     held.push(stream);
                     continue;
                 }
+                std::thread::sleep(delay);
                 let status = if n <= failures { "500 Internal Server Error" } else { "200 OK" };
                 if n > failures {
                     ok.lock().unwrap().push(json);
@@ -123,6 +129,16 @@ impl Receiver {
 
     fn accepted_ids(&self) -> Vec<String> {
         self.accepted.lock().unwrap().iter().map(|n| n["id"].as_str().unwrap().to_string()).collect()
+    }
+
+    /// What an idempotent receiver keeps: the first of each `id`, in order; and how
+    /// many repeats it dropped.
+    fn deduplicated_ids(&self) -> (Vec<String>, usize) {
+        let all = self.accepted_ids();
+        let mut seen = std::collections::HashSet::new();
+        let unique: Vec<String> = all.iter().filter(|id| seen.insert(id.to_string())).cloned().collect();
+        let repeats = all.len() - unique.len();
+        (unique, repeats)
     }
 }
 
@@ -271,4 +287,111 @@ fn a_hung_webhook_does_not_hold_up_ingestion_or_the_alerts_table() {
     assert_eq!(receiver.requests.lock().unwrap().len(), 1, "only the first delivery is under way, and hung");
     assert!(receiver.accepted_ids().is_empty());
     assert!(worker.terminate().success(), "shutdown gives the hung notifier a deadline, then exits");
+}
+
+/// Per minute from `minutes.start`, for hosts `h00..h11`: host `j` logs 7 errors in a
+/// minute when `(minute + j) % 3 != 0` and 1 otherwise (so `burst` flaps on every host),
+/// except that `h10` and `h11` stop after minute 8 (so `silent` fires for them).
+fn flapping_lines(minutes: std::ops::Range<i64>) -> String {
+    let mut out = String::new();
+    for i in minutes {
+        let base = T0 + 60 * i;
+        let counts: Vec<i64> = (0..12)
+            .map(|j| {
+                if j >= 10 && i > 8 {
+                    0
+                } else if (i + j) % 3 != 0 {
+                    7
+                } else {
+                    1
+                }
+            })
+            .collect();
+        for k in 0..7 {
+            for (j, &n) in counts.iter().enumerate() {
+                if k < n {
+                    out.push_str(&format!("{} h{j:02} error code={k}\n", base + 1 + k));
+                }
+            }
+        }
+        out.push_str(&format!("{} beat ok\n", base + 59));
+    }
+    out
+}
+
+fn ids(notes: &[serde_json::Value]) -> Vec<String> {
+    notes.iter().map(|n| n["id"].as_str().unwrap().to_string()).collect()
+}
+
+/// kill -9 twice while alerts fire and a slow webhook has notifications queued: after
+/// each restart the receiver gets what was owed and what the restarted worker makes
+/// again, each notification once, in replay's order, none missing. With checkpoints
+/// every 200 ms the owed ones come from the checkpoint's outbox...
+#[test]
+fn kill_9_while_alerts_fire_neither_repeats_nor_loses_a_notification() {
+    kill_9_twice("200ms", "sending what the last alert checkpoint owed");
+}
+
+/// ...and with none after the one at start, the restarted worker makes them all again
+/// from the windows it reads back, and the delivery ledger drops those delivered.
+#[test]
+fn kill_9_before_any_alert_checkpoint_rebuilds_from_the_table() {
+    kill_9_twice("1h", "windows after it read back rows=108");
+}
+
+fn kill_9_twice(checkpoint_interval: &str, first_restart_says: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(&rules, RULES).unwrap();
+    let full = dir.path().join("full.log");
+    std::fs::write(&full, flapping_lines(0..20)).unwrap();
+    let want = ids(&backtest(dir.path(), &rules, &full));
+    assert!(want.len() > 60, "enough to kill in the middle of: {}", want.len());
+
+    let log = dir.path().join("app.log");
+    std::fs::write(&log, flapping_lines(0..10)).unwrap();
+    // 40 ms an answer: the queue is always some notifications deep.
+    let receiver = Receiver::start_with(0, false, Duration::from_millis(40));
+    let config = worker_config(dir.path(), &rules, &log, &receiver.url, "5s");
+    let mut config_text = std::fs::read_to_string(&config).unwrap();
+    config_text = config_text.replace(
+        "flush_interval = '100ms'",
+        &format!("flush_interval = '100ms'\ncheckpoint_interval = '{checkpoint_interval}'"),
+    );
+    std::fs::write(&config, config_text).unwrap();
+
+    let worker = Worker::start(&config, &[]);
+    wait_for("some notifications", Duration::from_secs(60), || receiver.accepted_ids().len() >= 15);
+    worker.kill9();
+    let at_first_kill = receiver.accepted_ids().len();
+
+    // More input while it is down; then a restart, and a second kill mid-way.
+    let mut file = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    file.write_all(flapping_lines(10..20).as_bytes()).unwrap();
+    drop(file);
+    let worker = Worker::start(&config, &[]);
+    wait_for("more notifications", Duration::from_secs(60), || receiver.accepted_ids().len() >= at_first_kill + 20);
+    let first_log = worker.log();
+    worker.kill9();
+    assert!(first_log.contains(first_restart_says), "{first_log}");
+    let at_second_kill = receiver.accepted_ids().len();
+    assert!(at_second_kill < want.len(), "the second kill came before the end: {at_second_kill} of {}", want.len());
+
+    let worker = Worker::start(&config, &[]);
+    wait_for("every notification", Duration::from_secs(90), || receiver.deduplicated_ids().0.len() >= want.len());
+    // A duplicate would come right after.
+    std::thread::sleep(Duration::from_millis(1500));
+    let (got, repeats) = receiver.deduplicated_ids();
+    let context = format!(
+        "kills after {at_first_kill} and {at_second_kill}; received {:?}\nfirst restart:\n{first_log}\nlast:\n{}",
+        receiver.accepted_ids(),
+        worker.log()
+    );
+    assert_eq!(got, want, "each once, in order, none missing; {context}");
+    // A kill between a 2xx and the fsync of its ledger line sends that one again, with
+    // the same idempotency key: at most one per kill (one delivery is in flight at a time).
+    assert!(repeats <= 2, "{repeats} repeats; {context}");
+    let rows = worker.sql_csv("SELECT count(*) FROM alerts WHERE state <> 'undelivered'").unwrap();
+    assert_eq!(rows.lines().nth(1).unwrap().parse::<usize>().unwrap(), want.len(), "the alerts table, once each");
+    assert!(worker.terminate().success());
 }

@@ -27,9 +27,11 @@
 //!   the store kept (above the marks at start). So the evaluator sees each row once,
 //!   re-makes the notifications it made after the checkpoint (same ids), and the
 //!   [`Ledger`] drops those already delivered. The outbox is queued again.
-//! - An alert or rule whose definition changed starts fresh, at the lanes' marks
-//!   ([`AlertEvaluator::skip_through`]), as does everything on a first start: alerts are
-//!   not back-filled over history (that is `replay --alerts`).
+//! - A rule that the checkpoint does not know (a first start, a changed definition)
+//!   starts after the last window the table holds for it
+//!   ([`AlertEvaluator::skip_through`]): alerts are not back-filled over history (that
+//!   is `replay --alerts`). The state is checkpointed right then, before any lane runs,
+//!   so that from the first notification on there is a checkpoint to come back to.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File};
@@ -105,24 +107,44 @@ impl AlertCheckpoint {
     }
 }
 
-/// The query that reads back, on start, the `aggregates` rows the restored state has
-/// not evaluated: per recovered rule, `window_end` after its `evaluated_through`.
-/// `None` when no rule was recovered.
-pub fn recovery_sql(rules: &RuleSet, evaluator: &AlertEvaluator) -> Option<String> {
-    let conditions: Vec<String> = (0..rules.rules.len())
-        .filter(|&rule| evaluator.watches(rule))
-        .filter_map(|rule| {
-            let t = evaluator.evaluated_through(rule)?;
-            let name = rules.rules[rule].name.replace('\'', "''");
-            Some(format!("(rule = '{name}' AND window_end > to_timestamp_millis({t}))"))
-        })
-        .collect();
-    (!conditions.is_empty()).then(|| {
-        format!(
-            "SELECT rule, window_start, window_end, host, key, count, sum, min, max FROM aggregates WHERE {}",
-            conditions.join(" OR ")
-        )
-    })
+/// What a start reads from `aggregates` (see the module docs), as SQL.
+pub struct RecoveryQueries {
+    /// The rows after each recovered rule's `evaluated_through` (all of a recovered
+    /// rule's rows when it had evaluated nothing yet).
+    pub rows: Option<String>,
+    /// `rule, max(window_end)` of the rules starting afresh: they start after what
+    /// the table already holds (alerts are not back-filled over history).
+    pub marks: Option<String>,
+}
+
+impl RecoveryQueries {
+    pub fn new(rules: &RuleSet, evaluator: &AlertEvaluator, checkpoint: Option<&AlertCheckpoint>) -> Self {
+        let quote = |name: &str| format!("'{}'", name.replace('\'', "''"));
+        let (mut recovered, mut fresh) = (Vec::new(), Vec::new());
+        for (id, rule) in rules.rules.iter().enumerate().filter(|(id, _)| evaluator.watches(*id)) {
+            if checkpoint.is_some_and(|c| c.evaluator.knows_rule(&rule.name, &rule.definition)) {
+                recovered.push(match evaluator.evaluated_through(id) {
+                    Some(t) => format!("(rule = {} AND window_end > to_timestamp_millis({t}))", quote(&rule.name)),
+                    None => format!("rule = {}", quote(&rule.name)),
+                });
+            } else {
+                fresh.push(quote(&rule.name));
+            }
+        }
+        let rows = (!recovered.is_empty()).then(|| {
+            format!(
+                "SELECT rule, window_start, window_end, host, key, count, sum, min, max FROM aggregates WHERE {}",
+                recovered.join(" OR ")
+            )
+        });
+        let marks = (!fresh.is_empty()).then(|| {
+            format!(
+                "SELECT rule, CAST(max(window_end) AS BIGINT) AS mark FROM aggregates WHERE rule IN ({}) GROUP BY rule",
+                fresh.join(", ")
+            )
+        });
+        Self { rows, marks }
+    }
 }
 
 /// Messages to the writer thread, in the evaluator's order.
@@ -154,9 +176,6 @@ struct HubState {
     evaluator: AlertEvaluator,
     /// Per lane (producer): its stream, when it opened, and `closed_through` per rule.
     frontiers: HashMap<String, LaneFrontier>,
-    /// Per rule: whether its state came from the checkpoint (then the rows after it
-    /// were read back, and lanes' marks must not skip them).
-    recovered: Vec<bool>,
     /// When the state was last sent to be checkpointed.
     checkpointed_at: Instant,
     /// Whether the evaluator moved since.
@@ -172,6 +191,8 @@ struct Writer {
     checkpoint_dir: PathBuf,
     /// Per alert: the highest `window_end` written to the `alerts` table.
     written_hi: BTreeMap<String, i64>,
+    /// Alert name -> rule name, for compacting the ledger.
+    rule_of: HashMap<String, String>,
 }
 
 /// How the hub starts: from a checkpoint or afresh.
@@ -195,16 +216,24 @@ impl AlertHub {
         }
     }
 
-    /// Starts the hub with `evaluator` (from [`Self::restored_evaluator`]), fed the
-    /// `recovered` rows, and queues the checkpoint's outbox again.
+    /// Starts the hub with `evaluator` (from [`Self::restored_evaluator`]): rules
+    /// starting afresh skip to their `marks` (rule name, last `window_end` in the
+    /// table), recovered ones are fed the `recovered` rows ([`RecoveryQueries`]), the
+    /// checkpoint's outbox is queued again, and the state is checkpointed before any
+    /// lane runs, so that from here on a crash loses nothing.
     pub fn start(
         start: HubStart,
         mut evaluator: AlertEvaluator,
+        marks: &[(String, i64)],
         recovered: &[RecordBatch],
         outbox: Vec<OutboxEntry>,
     ) -> anyhow::Result<Self> {
         let HubStart { rules, notifiers, ledger, store, metrics, checkpoint_dir, checkpoint_every } = start;
-        let recovered_rules = (0..rules.rules.len()).map(|r| evaluator.evaluated_through(r).is_some()).collect();
+        for (name, mark) in marks {
+            if let Some(rule) = rules.rules.iter().position(|r| &r.name == name) {
+                evaluator.skip_through(rule, *mark);
+            }
+        }
         let schema = Table::Aggregates.schema();
         for batch in recovered {
             // DataFusion may hand strings back as views; the evaluator reads the table's types.
@@ -222,16 +251,16 @@ impl AlertHub {
             .iter()
             .filter_map(|a| Some((a.name.clone(), store.high_water(Table::Alerts, &format!("alert-{}", a.name))?)))
             .collect();
-        let writer = Writer { notifiers, ledger, store, metrics, checkpoint_dir, written_hi };
+        let rule_of = rules
+            .alerts
+            .iter()
+            .filter_map(|a| Some((a.name.clone(), rules.rules[a.kind.rule()?].name.clone())))
+            .collect();
+        let writer = Writer { notifiers, ledger, store, metrics, checkpoint_dir, written_hi, rule_of };
+        writer.checkpoint(evaluator.snapshot().without_pending())?;
         let (tx, rx) = std::sync::mpsc::channel();
         let thread = std::thread::Builder::new().name("alert-writer".into()).spawn(move || writer.run(rx))?;
-        let state = HubState {
-            evaluator,
-            frontiers: HashMap::new(),
-            recovered: recovered_rules,
-            checkpointed_at: Instant::now(),
-            dirty: false,
-        };
+        let state = HubState { evaluator, frontiers: HashMap::new(), checkpointed_at: Instant::now(), dirty: false };
         Ok(Self { rules, state: Mutex::new(state), writer: Mutex::new(Some((tx, thread))), checkpoint_every })
     }
 
@@ -246,23 +275,11 @@ impl AlertHub {
     }
 
     /// A lane opened: it holds its stream's frontier back until it has closed windows
-    /// of its own (or its stream's `idle_timeout` passed without any event).
-    ///
-    /// `written_through` is the highest window end the lane's producer already has in
-    /// `aggregates`. For a rule recovered from the alert checkpoint those rows were read
-    /// back; for any other (a first start, a changed rule) they are not fed again, so
-    /// they are skipped rather than judged on the other lanes' part of them.
-    pub fn lane_opened(&self, producer: &str, stream: StreamId, now_ms: i64, written_through: Option<i64>) {
+    /// of its own (or its stream's `idle_timeout` passed without any event). What its
+    /// producer wrote before is in the table, and was read back at start.
+    pub fn lane_opened(&self, producer: &str, stream: StreamId, now_ms: i64) {
         let lane = LaneFrontier { stream, opened_ms: now_ms, closed_through: vec![None; self.rules.rules.len()] };
-        let mut state = self.state();
-        state.frontiers.insert(producer.to_string(), lane);
-        if let Some(t) = written_through {
-            for &rule in &self.rules.streams[stream].rules {
-                if !state.recovered[rule] {
-                    state.evaluator.skip_through(rule, t);
-                }
-            }
-        }
+        self.state().frontiers.insert(producer.to_string(), lane);
     }
 
     /// A lane flushed: `rows` are the `aggregates` rows the store kept, `closed_through`
@@ -400,7 +417,13 @@ impl Writer {
             written_at_ms: crate::cli::now_ms(),
         };
         checkpoint.save(&self.checkpoint_dir)?;
-        self.ledger.compact()
+        // A restart from this checkpoint re-makes what comes after each rule's
+        // evaluation point (all of a rule that evaluated nothing yet).
+        let snapshot = &checkpoint.evaluator;
+        self.ledger.compact(|alert, window_end| {
+            let rule = self.rule_of.get(alert);
+            rule.and_then(|r| snapshot.evaluated_through.get(r)).is_none_or(|&t| window_end > t)
+        })
     }
 
     /// Writes notifications to the `alerts` table, one producer per alert. A failed
@@ -415,7 +438,10 @@ impl Writer {
             let batch =
                 sinks::tables::alerts_batch(notes.iter().map(|n| alert_row(n, n.state.as_str(), &n.message, now)));
             let hi = notes.iter().map(|n| n.window_end_ms).max().expect("non-empty");
-            let lo = self.written_hi.get(alert).copied().unwrap_or(i64::MIN).min(hi - 1);
+            // From below the lowest window end, so that the store drops what a restart
+            // re-made of what it already has.
+            let lowest = notes.iter().map(|n| n.window_end_ms).min().expect("non-empty");
+            let lo = self.written_hi.get(alert).copied().unwrap_or(i64::MIN).min(lowest.saturating_sub(1));
             match self.store.write(Table::Alerts, &format!("alert-{alert}"), SeqRange { lo, hi }, &[batch]) {
                 Ok(outcome) => {
                     self.metrics.rows_written(Table::Alerts, outcome.rows_written);

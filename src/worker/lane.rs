@@ -143,7 +143,7 @@ impl Lane {
             };
         let is_qalarm = matches!(shared.rules.streams[stream_id].decoder, Decoder::Qalarm);
         if let Some(hub) = &shared.alerts {
-            hub.lane_opened(&producer, stream_id, now_ms, shared.store.high_water(Table::Aggregates, &producer));
+            hub.lane_opened(&producer, stream_id, now_ms);
         }
         Ok(Lane {
             stream_id,

@@ -27,6 +27,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
+use arrow::array::AsArray;
 use clap::Args;
 use engine::compile::Decoder;
 
@@ -343,19 +344,30 @@ fn start_alerts(
         start.notifiers.close(Duration::ZERO);
         return Ok(None);
     }
+    let plan = alerts::RecoveryQueries::new(&start.rules, &evaluator, checkpoint.as_ref());
+    // Its own limits: a restart reads what it needs, however much that is.
+    let config =
+        queries::QueryConfig { timeout: Duration::from_secs(3600), max_result_bytes: usize::MAX, ..query.clone() };
+    let service = queries::QueryService::new(data_dir, config)?;
+    let mut marks = Vec::new();
+    if let Some(sql) = &plan.marks {
+        let result = runtime.block_on(service.sql(sql)).context("reading where new alerts start")?;
+        for batch in &result.batches {
+            let names = arrow::compute::cast(batch.column(0), &arrow::datatypes::DataType::Utf8)?;
+            let names = names.as_string::<i32>();
+            let ends = batch.column(1).as_primitive::<arrow::datatypes::Int64Type>();
+            marks.extend((0..batch.num_rows()).map(|i| (names.value(i).to_string(), ends.value(i))));
+        }
+    }
     let mut recovered = Vec::new();
-    if let Some(sql) = alerts::recovery_sql(&start.rules, &evaluator) {
-        // Its own limits: a restart reads what it needs, however much that is.
-        let config =
-            queries::QueryConfig { timeout: Duration::from_secs(3600), max_result_bytes: usize::MAX, ..query.clone() };
-        let service = queries::QueryService::new(data_dir, config)?;
+    if let Some(sql) = &plan.rows {
         let result =
-            runtime.block_on(service.sql(&sql)).context("reading back the windows after the alert checkpoint")?;
+            runtime.block_on(service.sql(sql)).context("reading back the windows after the alert checkpoint")?;
         tracing::info!(rows = result.num_rows(), "alert state restored; windows after it read back");
         recovered = result.batches;
     }
     let outbox = checkpoint.map(|c| c.outbox).unwrap_or_default();
-    Ok(Some(Arc::new(alerts::AlertHub::start(start, evaluator, &recovered, outbox)?)))
+    Ok(Some(Arc::new(alerts::AlertHub::start(start, evaluator, &marks, &recovered, outbox)?)))
 }
 
 /// Resolves on SIGTERM or SIGINT, with the signal's name.

@@ -135,6 +135,9 @@ impl Notifiers {
                 (e.notifier, note)
             })
             .collect();
+        if !owed.is_empty() {
+            tracing::info!(notifications = owed.len(), "sending what the last alert checkpoint owed");
+        }
         for (target, note) in &owed {
             self.send_one(target, note, &mut logged);
         }

@@ -201,8 +201,9 @@ pub struct AlertStateSnapshot {
 pub struct AlertSnapshot {
     /// Per rule name: every window ending at or before this was evaluated.
     pub evaluated_through: BTreeMap<String, i64>,
-    /// Per rule name: its definition when the state was taken. A changed rule (another
-    /// window grid, say) starts fresh: its `evaluated_through` would not line up.
+    /// Per watched rule name: its definition when the state was taken. A changed rule
+    /// (another window grid, say) starts fresh: its `evaluated_through` would not line
+    /// up. A rule listed here without `evaluated_through` had nothing evaluated yet.
     #[serde(default)]
     pub rule_definitions: BTreeMap<String, String>,
     /// Per alert name.
@@ -519,9 +520,11 @@ impl AlertEvaluator {
         let mut snap = AlertSnapshot::default();
         for (rule, t) in self.evaluated_through.iter().enumerate() {
             let spec = &self.rules.rules[rule];
+            if self.watches(rule) {
+                snap.rule_definitions.insert(spec.name.clone(), spec.definition.clone());
+            }
             if let Some(t) = t {
                 snap.evaluated_through.insert(spec.name.clone(), *t);
-                snap.rule_definitions.insert(spec.name.clone(), spec.definition.clone());
             }
             if !self.pending[rule].is_empty() {
                 snap.pending.insert(self.rules.rules[rule].name.clone(), self.pending[rule].clone());

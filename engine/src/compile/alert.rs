@@ -31,6 +31,16 @@ pub enum AlertKind {
     Sql { sql: String, every_ms: i64 },
 }
 
+impl AlertKind {
+    /// The rule a rule alert watches; `None` for a SQL alert.
+    pub fn rule(&self) -> Option<RuleId> {
+        match self {
+            AlertKind::Threshold { rule, .. } | AlertKind::Absent { rule } => Some(*rule),
+            AlertKind::Sql { .. } => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct AlertSpec {
     pub name: String,
