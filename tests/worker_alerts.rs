@@ -395,3 +395,78 @@ fn kill_9_twice(checkpoint_interval: &str, first_restart_says: &str) {
     assert_eq!(rows.lines().nth(1).unwrap().parse::<usize>().unwrap(), want.len(), "the alerts table, once each");
     assert!(worker.terminate().success());
 }
+
+/// A SQL alert over the latest closed window: web-1 fires while its latest window has
+/// more than 5 errors, and resolves when a newer window does not.
+#[test]
+fn a_sql_alert_fires_on_the_rows_its_query_returns_and_resolves_when_they_go() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.toml");
+    let stream_and_rule = RULES.split("[[alert]]").next().unwrap();
+    std::fs::write(
+        &rules,
+        format!(
+            "{stream_and_rule}\n[[alert]]\nname = \"hot_host\"\nsql = \"\"\"\nSELECT host, count AS value, window_start, window_end \
+             FROM machine_view WHERE rule = 'errors' AND count > 5 AND window_end = \
+             (SELECT max(window_end) FROM machine_view WHERE rule = 'errors')\"\"\"\nevery = \"200ms\"\nseverity = \"critical\"\n\
+             notify = [\"hook\"]\n"
+        ),
+    )
+    .unwrap();
+    let log = dir.path().join("app.log");
+    // Minute 1 closes (a line of minute 2 came) with 7 errors on web-1.
+    let mut lines = log_lines(&[1, 7], &[1, 1]);
+    lines.push_str(&format!("{} beat ok\n", T0 + 120 + 5));
+    std::fs::write(&log, lines).unwrap();
+    let receiver = Receiver::start(0, false);
+    let worker = Worker::start(&worker_config(dir.path(), &rules, &log, &receiver.url, "2s"), &[]);
+    wait_for("the firing notification", Duration::from_secs(30), || !receiver.accepted_ids().is_empty());
+    let (_, firing) = worker.get("/api/alerts?state=firing");
+    assert!(firing.contains("\"hot_host\"") && firing.contains("web-1"), "{firing}");
+
+    // Minute 2 has 2 errors on web-1 and closes: the latest window no longer qualifies.
+    let mut minute_2 = String::new();
+    for j in 0..2 {
+        minute_2.push_str(&format!("{} web-1 error code={j}\n", T0 + 120 + 10 + j));
+    }
+    minute_2.push_str(&format!("{} beat ok\n", T0 + 180 + 5));
+    std::fs::OpenOptions::new().append(true).open(&log).unwrap().write_all(minute_2.as_bytes()).unwrap();
+    wait_for("the resolved notification", Duration::from_secs(30), || receiver.accepted_ids().len() >= 2);
+    std::thread::sleep(Duration::from_millis(600));
+    let got: Vec<String> = receiver
+        .accepted
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|n| format!("{} {} {} {} {}", n["alert"], n["state"], n["host"], n["value"], n["window_end"]))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            r#""hot_host" "firing" "web-1" 7.0 "2026-11-26T00:02:00Z""#.to_string(),
+            format!(r#""hot_host" "resolved" "web-1" null {}"#, receiver.accepted.lock().unwrap()[1]["window_end"]),
+        ],
+        "{}",
+        worker.log()
+    );
+    let rows = worker.sql_csv("SELECT state FROM alerts WHERE alert = 'hot_host' ORDER BY at").unwrap();
+    assert_eq!(rows, "state\nfiring\nresolved\n");
+    assert!(worker.terminate().success());
+
+    // A query that does not run stops the worker at start, naming the alert.
+    std::fs::write(
+        &rules,
+        format!(
+            "{stream_and_rule}\n[[alert]]\nname = \"broken\"\nsql = \"SELECT nope FROM machine_view\"\nevery = \"1m\"\n"
+        ),
+    )
+    .unwrap();
+    let out = Command::new(logpulse())
+        .args(["run", "-c"])
+        .arg(worker_config(dir.path(), &rules, &log, &receiver.url, "2s"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("alert 'broken': its sql does not run") && stderr.contains("nope"), "{stderr}");
+}

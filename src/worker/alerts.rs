@@ -330,6 +330,35 @@ impl AlertHub {
         }
     }
 
+    /// The SQL alerts: (name, sql, every).
+    pub fn sql_alerts(&self) -> Vec<(String, String, Duration)> {
+        let state = self.state();
+        state
+            .evaluator
+            .sql_alerts()
+            .filter_map(|spec| match &spec.kind {
+                engine::compile::AlertKind::Sql { sql, every_ms } => {
+                    Some((spec.name.clone(), sql.clone(), super::sql_alerts::every(*every_ms)))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// A SQL alert's run returned `rows`. Its state is checkpointed right away when it
+    /// notified: a run is not re-made after a restart the way a window is.
+    pub fn sql_observed(&self, alert: &str, run_at_ms: i64, rows: Vec<engine::alert::SqlRow>) {
+        let mut state = self.state();
+        let notes = state.evaluator.observe_sql(alert, run_at_ms, rows);
+        if notes.is_empty() {
+            return;
+        }
+        self.send(Outgoing::Notes(notes));
+        self.send(Outgoing::Checkpoint(state.evaluator.snapshot().without_pending()));
+        state.checkpointed_at = Instant::now();
+        state.dirty = false;
+    }
+
     /// A lane went away (its partition was revoked): it no longer holds the frontier.
     pub fn lane_gone(&self, producer: &str) {
         self.state().frontiers.remove(producer);

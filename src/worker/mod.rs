@@ -19,6 +19,7 @@ mod ledger;
 mod live;
 mod metrics;
 mod notify;
+mod sql_alerts;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -215,7 +216,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         alerts: hub.clone(),
     });
     let _compactor = store.spawn_compactor(*loaded.config.compact_interval.get_ref());
-    let queries = queries::QueryService::new(data_dir, loaded.config.query.clone())?.with_live(live);
+    let queries = Arc::new(queries::QueryService::new(data_dir, loaded.config.query.clone())?.with_live(live));
+    if let Some(hub) = &hub {
+        runtime.block_on(sql_alerts::check(hub, &queries)).map_err(UsageError)?;
+    }
     let timing = Timing {
         flush_interval: *loaded.config.flush_interval.get_ref(),
         checkpoint_interval: *loaded.config.checkpoint_interval.get_ref(),
@@ -258,8 +262,15 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     drop(done_tx);
 
+    let sql_tasks = match &hub {
+        Some(hub) => {
+            let _guard = runtime.enter();
+            sql_alerts::spawn(hub, &queries, &metrics)
+        }
+        None => Vec::new(),
+    };
     let status = Arc::new(Status { sources: statuses, metrics, rules: rules_json(&rules), alerts: hub.clone() });
-    let app = queries::http::router(Arc::new(queries), status, loaded.config.http.token.as_deref());
+    let app = queries::http::router(queries, status, loaded.config.http.token.as_deref());
     eprintln!("logpulse: listening on http://{address}");
     tracing::info!(%address, data_dir = %data_dir.display(), sources = threads.len(), "worker started");
 
@@ -316,7 +327,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     for thread in threads {
         let _ = thread.join();
     }
-    // The sources are done: no notification comes after this. Queued ones get a moment.
+    // The sources are done, and the SQL alerts stop: no notification comes after
+    // this. Queued ones get a moment.
+    for task in sql_tasks {
+        task.abort();
+    }
     if let Some(hub) = &hub {
         hub.close(Duration::from_secs(10));
     }

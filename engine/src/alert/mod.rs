@@ -227,6 +227,25 @@ impl AlertSnapshot {
     }
 }
 
+/// One row of a SQL alert's result, as the worker reads it: `host` from a column of
+/// that name, `value` from the column `value`, the window from `window_start` and
+/// `window_end`, and `key` from every other column (`name=value`, joined by `,`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SqlRow {
+    pub host: String,
+    pub key: String,
+    pub value: Option<f64>,
+    pub window_start_ms: Option<i64>,
+    pub window_end_ms: Option<i64>,
+}
+
+/// A SQL alert and its series (those its query returned at the last run).
+#[derive(Debug)]
+struct SqlAlert {
+    spec: AlertSpec,
+    series: BTreeMap<SeriesKey, SeriesState>,
+}
+
 /// A rule alert and its series.
 #[derive(Debug)]
 struct RuleAlert {
@@ -248,28 +267,34 @@ pub struct AlertEvaluator {
     pending: Vec<BTreeMap<i64, PendingWindow>>,
     /// Per rule: every window ending at or before this was evaluated.
     evaluated_through: Vec<Option<i64>>,
+    /// SQL alerts: run by the caller on its clock, fed through [`Self::observe_sql`].
+    sql: Vec<SqlAlert>,
 }
 
 impl AlertEvaluator {
     pub fn new(rules: Arc<RuleSet>) -> Self {
         let mut alerts = Vec::new();
+        let mut sql = Vec::new();
         let mut by_rule = vec![Vec::new(); rules.rules.len()];
         for spec in &rules.alerts {
             let (rule, value_slot) = match &spec.kind {
                 AlertKind::Threshold { rule, when_text, .. } => (*rule, first_variable(when_text)),
                 AlertKind::Absent { rule } => (*rule, 0),
-                AlertKind::Sql { .. } => continue,
+                AlertKind::Sql { .. } => {
+                    sql.push(SqlAlert { spec: spec.clone(), series: BTreeMap::new() });
+                    continue;
+                }
             };
             by_rule[rule].push(alerts.len());
             alerts.push(RuleAlert { spec: spec.clone(), rule, value_slot, series: BTreeMap::new() });
         }
         let n = rules.rules.len();
-        Self { rules, alerts, by_rule, pending: vec![BTreeMap::new(); n], evaluated_through: vec![None; n] }
+        Self { rules, alerts, by_rule, pending: vec![BTreeMap::new(); n], evaluated_through: vec![None; n], sql }
     }
 
-    /// Whether any rule alert exists (callers skip the work otherwise).
+    /// Whether no alert exists (callers skip the work then).
     pub fn is_empty(&self) -> bool {
-        self.alerts.is_empty()
+        self.alerts.is_empty() && self.sql.is_empty()
     }
 
     /// Whether `rule` has alerts watching it.
@@ -447,67 +472,62 @@ impl AlertEvaluator {
                 AlertKind::Sql { .. } => false,
             };
             let value = values.get(alert.value_slot);
-            state.last_value = value;
-            state.last_end = end;
-            if holds {
-                state.streak = state.streak.saturating_add(1);
-                let notify = if !state.firing {
-                    if state.streak >= alert.spec.for_windows {
-                        state.firing = true;
-                        state.sent = 0;
-                        true
-                    } else {
-                        false
-                    }
-                } else {
-                    alert.spec.repeat_interval_ms.is_some_and(|r| end - state.last_notified_end >= r)
-                        && alert.spec.max_notifications.is_none_or(|m| state.sent < m)
-                };
-                if notify {
-                    state.sent += 1;
-                    state.last_notified_end = end;
-                    out.push(notification(
-                        &alert.spec,
-                        rule_name,
-                        &key,
-                        AlertState::Firing,
-                        value,
-                        window.start_ms,
-                        end,
-                    ));
-                }
-            } else {
-                state.streak = 0;
-                if state.firing {
-                    state.firing = false;
-                    state.sent = 0;
-                    if alert.spec.resolve {
-                        out.push(notification(
-                            &alert.spec,
-                            rule_name,
-                            &key,
-                            AlertState::Resolved,
-                            value,
-                            window.start_ms,
-                            end,
-                        ));
-                    }
-                }
+            if let Some(change) = step(&alert.spec, state, holds, value, end) {
+                out.push(notification(&alert.spec, rule_name, &key, change, value, window.start_ms, end));
             }
         }
     }
 
+    /// The SQL alerts, by name.
+    pub fn sql_alerts(&self) -> impl Iterator<Item = &AlertSpec> {
+        self.sql.iter().map(|a| &a.spec)
+    }
+
+    /// A SQL alert's query returned `rows` at `run_at_ms` (see [`SqlRow`]): each
+    /// series in them holds, each tracked series missing from them resolves and is
+    /// dropped. Timing (`for`, `repeat_interval`) counts runs, on the rows'
+    /// `window_end` (the run time for rows without one).
+    pub fn observe_sql(&mut self, alert: &str, run_at_ms: i64, rows: Vec<SqlRow>) -> Vec<Notification> {
+        let mut out = Vec::new();
+        let Some(alert) = self.sql.iter_mut().find(|a| a.spec.name == alert) else { return out };
+        // Several rows of one series: the latest window stands for it.
+        let mut latest: BTreeMap<SeriesKey, SqlRow> = BTreeMap::new();
+        for row in rows {
+            let key = (row.host.clone(), row.key.clone());
+            let end = |r: &SqlRow| r.window_end_ms.unwrap_or(run_at_ms);
+            if latest.get(&key).is_none_or(|old| end(old) <= end(&row)) {
+                latest.insert(key, row);
+            }
+        }
+        let keys: BTreeSet<SeriesKey> = alert.series.keys().chain(latest.keys()).cloned().collect();
+        for key in keys {
+            let state = alert.series.entry(key.clone()).or_default();
+            match latest.get(&key) {
+                Some(row) => {
+                    let end = row.window_end_ms.unwrap_or(run_at_ms);
+                    let start = row.window_start_ms.unwrap_or(end);
+                    state.last_seen_end = end;
+                    if let Some(change) = step(&alert.spec, state, true, row.value, end) {
+                        out.push(notification(&alert.spec, "", &key, change, row.value, start, end));
+                    }
+                }
+                None => {
+                    if let Some(change) = step(&alert.spec, state, false, None, run_at_ms) {
+                        out.push(notification(&alert.spec, "", &key, change, None, run_at_ms, run_at_ms));
+                    }
+                    alert.series.remove(&key);
+                }
+            }
+        }
+        out
+    }
+
     /// Every tracked series with its state, alert by alert, in key order.
     pub fn series(&self) -> impl Iterator<Item = SeriesView<'_>> {
-        self.alerts.iter().flat_map(move |alert| {
-            let rule = self.rules.rules[alert.rule].name.as_str();
-            alert.series.iter().map(move |((host, key), state)| SeriesView {
-                spec: &alert.spec,
-                rule,
-                host,
-                key,
-                state,
-            })
+        let rule_alerts = self.alerts.iter().map(|a| (&a.spec, self.rules.rules[a.rule].name.as_str(), &a.series));
+        let sql_alerts = self.sql.iter().map(|a| (&a.spec, "", &a.series));
+        rule_alerts.chain(sql_alerts).flat_map(|(spec, rule, series)| {
+            series.iter().map(move |((host, key), state)| SeriesView { spec, rule, host, key, state })
         })
     }
 
@@ -530,15 +550,13 @@ impl AlertEvaluator {
                 snap.pending.insert(self.rules.rules[rule].name.clone(), self.pending[rule].clone());
             }
         }
-        for alert in &self.alerts {
+        let all = self.alerts.iter().map(|a| (&a.spec, &a.series)).chain(self.sql.iter().map(|a| (&a.spec, &a.series)));
+        for (spec, tracked) in all {
             let mut series: BTreeMap<String, BTreeMap<String, SeriesState>> = BTreeMap::new();
-            for ((host, key), state) in &alert.series {
+            for ((host, key), state) in tracked {
                 series.entry(host.clone()).or_default().insert(key.clone(), state.clone());
             }
-            snap.alerts.insert(
-                alert.spec.name.clone(),
-                AlertStateSnapshot { definition: alert.spec.definition.clone(), series },
-            );
+            snap.alerts.insert(spec.name.clone(), AlertStateSnapshot { definition: spec.definition.clone(), series });
         }
         snap
     }
@@ -558,19 +576,54 @@ impl AlertEvaluator {
                 e.pending[rule] = p.clone();
             }
         }
-        for alert in &mut e.alerts {
-            let Some(saved) = snapshot.alerts.get(&alert.spec.name).filter(|s| s.definition == alert.spec.definition)
-            else {
+        let all = e.alerts.iter_mut().map(|a| (&a.spec, &mut a.series));
+        for (spec, series) in all.chain(e.sql.iter_mut().map(|a| (&a.spec, &mut a.series))) {
+            let Some(saved) = snapshot.alerts.get(&spec.name).filter(|s| s.definition == spec.definition) else {
                 continue;
             };
             for (host, keys) in &saved.series {
                 for (key, state) in keys {
-                    alert.series.insert((host.clone(), key.clone()), state.clone());
+                    series.insert((host.clone(), key.clone()), state.clone());
                 }
             }
         }
         e
     }
+}
+
+/// One evaluation of a series: `holds` is whether the condition held at `end`.
+/// Returns the notification it makes, if any (DESIGN.md, "Alert semantics").
+fn step(spec: &AlertSpec, state: &mut SeriesState, holds: bool, value: Option<f64>, end: i64) -> Option<AlertState> {
+    state.last_value = value;
+    state.last_end = end;
+    if !holds {
+        state.streak = 0;
+        if !state.firing {
+            return None;
+        }
+        state.firing = false;
+        state.sent = 0;
+        return spec.resolve.then_some(AlertState::Resolved);
+    }
+    state.streak = state.streak.saturating_add(1);
+    let notify = if !state.firing {
+        if state.streak >= spec.for_windows {
+            state.firing = true;
+            state.sent = 0;
+            true
+        } else {
+            false
+        }
+    } else {
+        spec.repeat_interval_ms.is_some_and(|r| end - state.last_notified_end >= r)
+            && spec.max_notifications.is_none_or(|m| state.sent < m)
+    };
+    if !notify {
+        return None;
+    }
+    state.sent += 1;
+    state.last_notified_end = end;
+    Some(AlertState::Firing)
 }
 
 /// The last window end of the grid (`start + width`, starts on multiples of `slide`)
@@ -623,8 +676,9 @@ fn notification(
                 AlertKind::Absent { .. } => "absent".to_string(),
                 AlertKind::Sql { .. } => "sql".to_string(),
             };
+            let subject = if rule.is_empty() { condition } else { format!("{rule} {condition}") };
             format!(
-                "{} {}: {rule} {condition}{series} (value {value_text}, window ending {window_end})",
+                "{} {}: {subject}{series} (value {value_text}, window ending {window_end})",
                 spec.name,
                 state.as_str()
             )

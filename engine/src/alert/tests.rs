@@ -363,3 +363,53 @@ fn frontiers_at_the_ends_of_time_do_not_overflow() {
     fresh.skip_through(0, i64::MIN + 1);
     assert!(fresh.advance_all(|_| Some(i64::MAX)).is_empty());
 }
+
+/// A SQL alert: each run's rows hold, `for` counts runs, a series missing from a run
+/// resolves, `max_notifications` caps repeats, and a restore carries the state.
+#[test]
+fn a_sql_alert_fires_per_returned_series_and_resolves_when_it_disappears() {
+    let text = format!(
+        "{STREAM_AND_RULES}\n[[alert]]\nname = \"hot\"\nsql = \"SELECT host, value FROM t\"\nevery = \"1m\"\n\
+         for = 2\nrepeat_interval = \"1m\"\nmax_notifications = 2\n"
+    );
+    let rules = Arc::new(compile(&[SourceFile::new("a.toml", &text)]).unwrap());
+    let mut evaluator = AlertEvaluator::new(Arc::clone(&rules));
+    assert!(!evaluator.is_empty());
+    assert_eq!(evaluator.sql_alerts().map(|a| a.name.as_str()).collect::<Vec<_>>(), ["hot"]);
+    let row = |host: &str, value: f64| super::SqlRow {
+        host: host.to_string(),
+        key: String::new(),
+        value: Some(value),
+        window_start_ms: None,
+        window_end_ms: None,
+    };
+    let minute = |i: i64| (T0 + 60 * i) * 1000;
+    let mut seen = Vec::new();
+    let runs: Vec<Vec<super::SqlRow>> = vec![
+        vec![row("a", 1.0)],
+        vec![row("a", 2.0), row("b", 5.0)],
+        vec![row("a", 3.0), row("b", 6.0)],
+        vec![row("a", 4.0)],
+        vec![row("a", 5.0)],
+        vec![],
+    ];
+    for (i, rows) in runs.into_iter().enumerate() {
+        if i == 3 {
+            evaluator = AlertEvaluator::restore(Arc::clone(&rules), &evaluator.snapshot());
+        }
+        for n in evaluator.observe_sql("hot", minute(i as i64), rows) {
+            seen.push(format!("{}@{i} {} {:?}", n.state.as_str(), n.host, n.value));
+        }
+    }
+    assert_eq!(
+        seen,
+        [
+            "firing@1 a Some(2.0)",
+            "firing@2 a Some(3.0)",
+            "firing@2 b Some(6.0)",
+            "resolved@3 b None",
+            "resolved@5 a None",
+        ],
+        "a fires after 2 runs and repeats once (max 2); b resolves when it is gone"
+    );
+}
