@@ -10,6 +10,10 @@
 
 use std::sync::Arc;
 
+#[cfg(test)]
+#[path = "pipeline_reload_tests.rs"]
+mod reload_tests;
+
 use arrow::array::RecordBatch;
 use hashbrown::HashMap;
 use ingest::error::sample_of;
@@ -487,6 +491,52 @@ impl Engine {
             }
         }
         Ok(engine)
+    }
+
+    /// Swaps in a new rule set (a hot reload), in place:
+    /// - a rule whose name and definition are unchanged keeps its open windows;
+    /// - a removed or changed rule emits what its open windows hold now (they close
+    ///   early, as at the end of a finite input; [`Self::take_closed`] has them);
+    /// - a new or changed rule starts at the next window boundary after its stream's
+    ///   newest event: no partial first window mixes lines it saw with lines it did not;
+    /// - lane clocks carry over by stream name; counters carry over by rule name.
+    ///
+    /// Returns the names of the rules that were removed or changed.
+    pub fn reload(&mut self, rules: Arc<RuleSet>) -> Result<Vec<String>, RestoreError> {
+        let old = Arc::clone(&self.rules);
+        let same = |a: &Rule, b: &Rule| {
+            a.name == b.name && a.definition == b.definition
+        };
+        let mut gone = Vec::new();
+        for (rule_id, rule) in old.rules.iter().enumerate() {
+            if rules.rules.iter().any(|r| same(r, rule)) {
+                continue;
+            }
+            gone.push(rule.name.clone());
+            if let Some(newest) = self.watermarks[rule.stream].newest_event() {
+                self.close_rule(rule_id, rule.window.last_start(newest) + rule.window.width_ms);
+            }
+        }
+        let mut next = Engine::restore(Arc::clone(&rules), &self.snapshot())?;
+        for (rule_id, rule) in rules.rules.iter().enumerate() {
+            if old.rules.iter().any(|r| same(r, rule)) {
+                continue;
+            }
+            if let Some(newest) = next.watermarks[rule.stream].newest_event() {
+                let boundary = rule.window.last_start(newest) + rule.window.width_ms;
+                next.windows[rule_id] = RuleWindows::restore(Some(boundary), std::collections::BTreeMap::new());
+            }
+        }
+        next.closed = std::mem::take(&mut self.closed);
+        next.errors = std::mem::take(&mut self.errors);
+        let matched = rules
+            .rules
+            .iter()
+            .map(|r| old.rules.iter().position(|o| same(o, r)).map_or(0, |o| self.stats.matched[o]))
+            .collect();
+        next.stats = EngineStats { matched, ..std::mem::take(&mut self.stats) };
+        *self = next;
+        Ok(gone)
     }
 
     /// The open windows' partial rows (`live_aggregates`).
