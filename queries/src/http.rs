@@ -4,7 +4,10 @@
 //! - `GET /metrics`: Prometheus/OpenMetrics text;
 //! - `POST /api/sql`: the body is one read-only statement; JSON rows by default,
 //!   `?format=csv`, `?format=json` or `?format=arrow` (an Arrow IPC stream);
-//! - `GET /api/rules`: the rule set in force.
+//! - `GET /api/rules`: the rule set in force (and the last failed reload's error);
+//! - `GET /api/alerts[?state=firing|pending]`: alert series;
+//! - `POST /api/reload`: reload the rule files now (200 with the new version, or 400
+//!   with the error in `path:line:col` form; the old rules stay).
 //!
 //! Invariants:
 //! - every error is a JSON body `{"error": kind, "message": text}` with the status
@@ -42,6 +45,11 @@ pub trait WorkerStatus: Send + Sync + 'static {
         let _ = state;
         serde_json::json!({ "alerts": [] })
     }
+    /// Reloads the rule files now (blocking: it compiles them). `Ok` carries what
+    /// `/api/rules` shows after it; `Err` the error, with the old rules still in force.
+    fn reload(&self) -> Result<serde_json::Value, String> {
+        Err("this server does not reload rules".to_string())
+    }
 }
 
 /// Everything a request handler needs.
@@ -61,6 +69,7 @@ pub fn router(queries: Arc<QueryService>, status: Arc<dyn WorkerStatus>, token: 
         .route("/api/sql", post(sql))
         .route("/api/rules", get(rules))
         .route("/api/alerts", get(alerts))
+        .route("/api/reload", post(reload))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     Router::new().route("/healthz", get(healthz)).merge(protected).fallback(not_found).with_state(state)
 }
@@ -111,6 +120,15 @@ async fn metrics(State(state): State<ApiState>) -> Response {
 
 async fn rules(State(state): State<ApiState>) -> Response {
     (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], state.status.rules().to_string()).into_response()
+}
+
+async fn reload(State(state): State<ApiState>) -> Response {
+    let status = Arc::clone(&state.status);
+    match tokio::task::spawn_blocking(move || status.reload()).await {
+        Ok(Ok(rules)) => (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], rules.to_string()).into_response(),
+        Ok(Err(message)) => error_response(StatusCode::BAD_REQUEST, "rules", message),
+        Err(e) => error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
+    }
 }
 
 #[derive(Debug, Deserialize)]

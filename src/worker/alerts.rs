@@ -43,7 +43,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use arrow::array::RecordBatch;
+use arrow::array::{AsArray, RecordBatch};
 use engine::RuleSet;
 use engine::alert::{AlertEvaluator, AlertSnapshot, Notification};
 use engine::compile::{RuleId, StreamId};
@@ -151,11 +151,12 @@ impl RecoveryQueries {
 enum Outgoing {
     Notes(Vec<Notification>),
     Checkpoint(AlertSnapshot),
+    /// After a reload: alert name -> rule name.
+    Rules(HashMap<String, String>),
 }
 
 /// The worker's alerting; shared by every lane.
 pub struct AlertHub {
-    rules: Arc<RuleSet>,
     state: Mutex<HubState>,
     /// To the writer thread; taken at shutdown, so that it finishes and drains.
     writer: Mutex<Option<(Sender<Outgoing>, JoinHandle<()>)>>,
@@ -164,6 +165,9 @@ pub struct AlertHub {
 }
 
 struct LaneFrontier {
+    /// The generation of the rules the lane runs: a lane not yet switched to the
+    /// hub's holds every frontier back (its rule and stream ids are the old set's).
+    generation: u64,
     stream: StreamId,
     /// Wall time the lane opened: until its first event, it holds the frontier back
     /// for at most its stream's `idle_timeout` from then (a partition with a backlog
@@ -173,6 +177,12 @@ struct LaneFrontier {
 }
 
 struct HubState {
+    /// The rules in force, and their generation.
+    rules: Arc<RuleSet>,
+    generation: u64,
+    /// Per reload generation: the rules it removed or changed. Rows of those from a lane
+    /// still on an older generation are the old definition's: not fed.
+    changed_by: BTreeMap<u64, Vec<String>>,
     evaluator: AlertEvaluator,
     /// Per lane (producer): its stream, when it opened, and `closed_through` per rule.
     frontiers: HashMap<String, LaneFrontier>,
@@ -251,17 +261,20 @@ impl AlertHub {
             .iter()
             .filter_map(|a| Some((a.name.clone(), store.high_water(Table::Alerts, &format!("alert-{}", a.name))?)))
             .collect();
-        let rule_of = rules
-            .alerts
-            .iter()
-            .filter_map(|a| Some((a.name.clone(), rules.rules[a.kind.rule()?].name.clone())))
-            .collect();
-        let writer = Writer { notifiers, ledger, store, metrics, checkpoint_dir, written_hi, rule_of };
+        let writer = Writer { notifiers, ledger, store, metrics, checkpoint_dir, written_hi, rule_of: rule_of(&rules) };
         writer.checkpoint(evaluator.snapshot().without_pending())?;
         let (tx, rx) = std::sync::mpsc::channel();
         let thread = std::thread::Builder::new().name("alert-writer".into()).spawn(move || writer.run(rx))?;
-        let state = HubState { evaluator, frontiers: HashMap::new(), checkpointed_at: Instant::now(), dirty: false };
-        Ok(Self { rules, state: Mutex::new(state), writer: Mutex::new(Some((tx, thread))), checkpoint_every })
+        let state = HubState {
+            rules,
+            generation: 0,
+            changed_by: BTreeMap::new(),
+            evaluator,
+            frontiers: HashMap::new(),
+            checkpointed_at: Instant::now(),
+            dirty: false,
+        };
+        Ok(Self { state: Mutex::new(state), writer: Mutex::new(Some((tx, thread))), checkpoint_every })
     }
 
     fn send(&self, message: Outgoing) {
@@ -277,30 +290,70 @@ impl AlertHub {
     /// A lane opened: it holds its stream's frontier back until it has closed windows
     /// of its own (or its stream's `idle_timeout` passed without any event). What its
     /// producer wrote before is in the table, and was read back at start.
-    pub fn lane_opened(&self, producer: &str, stream: StreamId, now_ms: i64) {
-        let lane = LaneFrontier { stream, opened_ms: now_ms, closed_through: vec![None; self.rules.rules.len()] };
-        self.state().frontiers.insert(producer.to_string(), lane);
+    pub fn lane_opened(&self, producer: &str, generation: u64, stream: StreamId, now_ms: i64) {
+        let mut state = self.state();
+        let closed_through = vec![None; state.rules.rules.len()];
+        state.frontiers.insert(producer.to_string(), LaneFrontier { generation, stream, opened_ms: now_ms, closed_through });
+    }
+
+    /// Rules were reloaded (generation `generation`): alerts and rules whose definitions
+    /// did not change keep their state and waiting windows; the rest start afresh at
+    /// their first window with data (the engine starts them at a window boundary).
+    /// Lanes switch at their next tick; until all have, no window is evaluated.
+    pub fn reload(&self, rules: Arc<RuleSet>, generation: u64) {
+        let mut state = self.state();
+        let changed: Vec<String> = state
+            .rules
+            .rules
+            .iter()
+            .filter(|old| !rules.rules.iter().any(|r| r.name == old.name && r.definition == old.definition))
+            .map(|old| old.name.clone())
+            .collect();
+        let snapshot = state.evaluator.snapshot();
+        state.evaluator = AlertEvaluator::restore(Arc::clone(&rules), &snapshot);
+        state.changed_by.insert(generation, changed);
+        state.rules = Arc::clone(&rules);
+        state.generation = generation;
+        state.dirty = true;
+        self.send(Outgoing::Rules(rule_of(&rules)));
     }
 
     /// A lane flushed: `rows` are the `aggregates` rows the store kept, `closed_through`
-    /// the lane's frontier per rule. Evaluates what every lane has now closed.
+    /// the lane's frontier per rule (of its rules' `generation`). Evaluates what every
+    /// lane has now closed.
     pub fn lane_flushed(
         &self,
         producer: &str,
+        generation: u64,
         stream: StreamId,
         rows: &[RecordBatch],
         closed_through: Vec<Option<i64>>,
         now_ms: i64,
     ) {
         let mut state = self.state();
+        let stale: Vec<String> =
+            state.changed_by.range(generation + 1..).flat_map(|(_, names)| names.iter().cloned()).collect();
         for batch in rows {
-            state.evaluator.add_batch(batch);
+            match without_rules(batch, &stale) {
+                Some(kept) => state.evaluator.add_batch(&kept),
+                None => state.evaluator.add_batch(batch),
+            }
         }
         let opened_ms = state.frontiers.get(producer).map_or(now_ms, |l| l.opened_ms);
-        state.frontiers.insert(producer.to_string(), LaneFrontier { stream, opened_ms, closed_through });
+        let lane = LaneFrontier { generation, stream, opened_ms, closed_through };
+        state.frontiers.insert(producer.to_string(), lane);
+        if let Some(oldest) = state.frontiers.values().map(|l| l.generation).min() {
+            // Reloads every lane has switched past are history.
+            state.changed_by = state.changed_by.split_off(&(oldest + 1));
+        }
+        let rules = Arc::clone(&state.rules);
+        let all_switched = state.frontiers.values().all(|l| l.generation == state.generation);
         let frontier = |rule: RuleId| {
-            let stream = self.rules.rules[rule].stream;
-            let idle_after = self.rules.streams[stream].idle_timeout_ms;
+            if !all_switched {
+                return None;
+            }
+            let stream = rules.rules[rule].stream;
+            let idle_after = rules.streams[stream].idle_timeout_ms;
             let mut lowest: Option<i64> = None;
             for lane in state.frontiers.values().filter(|l| l.stream == stream) {
                 match lane.closed_through.get(rule).copied().flatten() {
@@ -312,12 +365,11 @@ impl AlertHub {
             }
             lowest
         };
-        let frontiers: Vec<Option<i64>> = (0..self.rules.rules.len()).map(frontier).collect();
-        let before: Vec<Option<i64>> =
-            (0..self.rules.rules.len()).map(|r| state.evaluator.evaluated_through(r)).collect();
+        let frontiers: Vec<Option<i64>> = (0..rules.rules.len()).map(frontier).collect();
+        let before: Vec<Option<i64>> = (0..rules.rules.len()).map(|r| state.evaluator.evaluated_through(r)).collect();
         let notes = state.evaluator.advance_all(|rule| frontiers[rule]);
         state.dirty |=
-            !notes.is_empty() || (0..self.rules.rules.len()).any(|r| state.evaluator.evaluated_through(r) != before[r]);
+            !notes.is_empty() || (0..rules.rules.len()).any(|r| state.evaluator.evaluated_through(r) != before[r]);
         // Sent while the state is still held, so that two lanes flushing at once cannot
         // queue a later window's notification before an earlier one's.
         if !notes.is_empty() {
@@ -425,6 +477,7 @@ impl Writer {
                     self.record(&notes);
                     self.notifiers.send_all(&notes);
                 }
+                Outgoing::Rules(rule_of) => self.rule_of = rule_of,
                 Outgoing::Checkpoint(snapshot) => {
                     if let Err(e) = self.checkpoint(snapshot) {
                         tracing::error!(error = format!("{e:#}"), "alert checkpoint failed");
@@ -483,6 +536,25 @@ impl Writer {
             }
         }
     }
+}
+
+/// Alert name -> the name of the rule it watches.
+fn rule_of(rules: &RuleSet) -> HashMap<String, String> {
+    rules.alerts.iter().filter_map(|a| Some((a.name.clone(), rules.rules[a.kind.rule()?].name.clone()))).collect()
+}
+
+/// `batch` without the rows of `rules`; `None` when it has none of them.
+fn without_rules(batch: &RecordBatch, rules: &[String]) -> Option<RecordBatch> {
+    if rules.is_empty() {
+        return None;
+    }
+    let names = batch.column_by_name("rule")?.as_string_opt::<i32>()?;
+    let keep: arrow::array::BooleanArray =
+        names.iter().map(|n| Some(!n.is_some_and(|n| rules.iter().any(|r| r == n)))).collect();
+    if keep.true_count() == batch.num_rows() {
+        return None;
+    }
+    arrow::compute::filter_record_batch(batch, &keep).ok()
 }
 
 fn alert_row<'a>(n: &'a Notification, state: &'a str, message: &'a str, at_ms: i64) -> sinks::tables::AlertRow<'a> {

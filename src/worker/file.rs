@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use engine::compile::StreamId;
 use ingest::tail::FileTail;
 
 use super::config::{FileSourceConfig, StdinSourceConfig};
@@ -35,14 +34,14 @@ pub fn run(
     shared: Arc<Shared>,
     config: FileSourceConfig,
     pattern: String,
-    stream_id: StreamId,
+    stream: String,
     timing: Timing,
     status: Arc<SourceStatus>,
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<()> {
     let name = format!("file:{pattern}");
     let host = config.host.clone();
-    let max_line = shared.rules.streams[stream_id].max_line_bytes;
+    let max_line = shared.rules().1.streams.iter().find(|s| s.name == stream).map_or(1 << 20, |s| s.max_line_bytes);
     let mut followed: BTreeMap<PathBuf, Followed> = BTreeMap::new();
     let mut next_scan = Instant::now();
     let mut next_flush = Instant::now() + timing.flush_interval;
@@ -58,7 +57,7 @@ pub fn run(
                     continue;
                 }
                 let shown = path.display().to_string();
-                let lane = Lane::open(&shared, format!("file-{shown}"), stream_id, now_ms())?;
+                let lane = Lane::open(&shared, format!("file-{shown}"), &stream, now_ms())?;
                 let resume = lane.file_identity.map(|id| (id, lane.file_offset));
                 let tail = FileTail::new(&path, resume, max_line + 1);
                 tracing::info!(path = %shown, resume = ?resume, "following file");
@@ -135,7 +134,7 @@ pub fn run(
 pub fn run_stdin(
     shared: Arc<Shared>,
     config: StdinSourceConfig,
-    stream_id: StreamId,
+    stream: String,
     timing: Timing,
     status: Arc<SourceStatus>,
     stop: Arc<AtomicBool>,
@@ -171,7 +170,7 @@ pub fn run_stdin(
         }
     })?;
     status.connected.store(true, Ordering::Relaxed);
-    let mut lane = Lane::open(&shared, format!("stdin-{}", now_ms()), stream_id, now_ms())?;
+    let mut lane = Lane::open(&shared, format!("stdin-{}", now_ms()), &stream, now_ms())?;
     let mut next_flush = Instant::now() + timing.flush_interval;
     loop {
         if stop.load(Ordering::Relaxed) {

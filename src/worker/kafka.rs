@@ -14,7 +14,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use engine::compile::StreamId;
 use ingest::kafka::{
     KafkaConsumer, KafkaRecord, KafkaSourceConfig, POLL_TIMEOUT, PartitionHandler, RebalanceContext, TopicPartition,
 };
@@ -28,7 +27,8 @@ use super::{SourceStatus, Timing, now_ms};
 /// The lanes of one Kafka source, shared with its rebalance callbacks.
 pub struct KafkaLanes {
     shared: Arc<Shared>,
-    stream_id: StreamId,
+    /// The stream's name: lanes resolve it in the rules in force when they open.
+    stream: String,
     /// For metrics labels.
     name: String,
     state: Mutex<LanesState>,
@@ -88,7 +88,7 @@ impl PartitionHandler for KafkaLanes {
         let now = now_ms();
         let mut starts = Vec::new();
         for tp in partitions {
-            match Lane::open(&self.shared, producer_of(tp), self.stream_id, now) {
+            match Lane::open(&self.shared, producer_of(tp), &self.stream, now) {
                 Ok(lane) => {
                     let start = lane.restored.then_some(lane.position);
                     tracing::info!(partition = %tp, start = ?start, "partition assigned");
@@ -145,7 +145,7 @@ impl PartitionHandler for KafkaLanes {
 pub fn run(
     shared: Arc<Shared>,
     config: KafkaSourceConfig,
-    stream_id: StreamId,
+    stream: String,
     timing: Timing,
     status: Arc<SourceStatus>,
     stop: Arc<AtomicBool>,
@@ -153,7 +153,7 @@ pub fn run(
     let name = format!("kafka:{}", config.topics.join(","));
     let handler = KafkaLanes {
         shared: Arc::clone(&shared),
-        stream_id,
+        stream,
         name: name.clone(),
         state: Mutex::new(LanesState::default()),
         status: Arc::clone(&status),

@@ -38,7 +38,9 @@ const LIVE_QUIET_EVERY_MS: i64 = 10_000;
 
 /// What every lane of a worker shares.
 pub struct Shared {
-    pub rules: Arc<RuleSet>,
+    /// The rules in force and their generation (bumped by each reload): lanes switch
+    /// to a new generation at their next tick.
+    rules: std::sync::RwLock<(u64, Arc<RuleSet>)>,
     pub store: Arc<ParquetStore>,
     pub checkpoints: CheckpointStore,
     pub metrics: Arc<Metrics>,
@@ -49,11 +51,41 @@ pub struct Shared {
     pub alerts: Option<Arc<super::alerts::AlertHub>>,
 }
 
+impl Shared {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        rules: Arc<RuleSet>,
+        store: Arc<ParquetStore>,
+        checkpoints: CheckpointStore,
+        metrics: Arc<Metrics>,
+        live: Arc<super::live::LiveBoard>,
+        machine_host: String,
+        alerts: Option<Arc<super::alerts::AlertHub>>,
+    ) -> Self {
+        Self { rules: std::sync::RwLock::new((0, rules)), store, checkpoints, metrics, live, machine_host, alerts }
+    }
+
+    /// The rules in force, with their generation.
+    pub fn rules(&self) -> (u64, Arc<RuleSet>) {
+        let guard = self.rules.read().unwrap_or_else(|p| p.into_inner());
+        (guard.0, Arc::clone(&guard.1))
+    }
+
+    /// Puts a reloaded rule set in force; returns its generation.
+    pub fn set_rules(&self, rules: Arc<RuleSet>) -> u64 {
+        let mut guard = self.rules.write().unwrap_or_else(|p| p.into_inner());
+        *guard = (guard.0 + 1, rules);
+        guard.0
+    }
+}
+
 /// One input's engine and delivery state.
 pub struct Lane {
     /// The Parquet producer and checkpoint name.
     pub producer: String,
     pub stream_id: StreamId,
+    /// The generation of the rules the engine runs (see [`Shared::rules`]).
+    generation: u64,
     /// The lane's number in its engine's watermark (always 0: one lane per engine).
     engine: Engine,
     /// The next input position to read (Kafka offset, file byte offset).
@@ -109,7 +141,11 @@ pub struct Record<'a> {
 
 impl Lane {
     /// Opens a lane at its checkpoint, if it has one, else at `start`.
-    pub fn open(shared: &Shared, producer: String, stream_id: StreamId, now_ms: i64) -> anyhow::Result<Lane> {
+    pub fn open(shared: &Shared, producer: String, stream: &str, now_ms: i64) -> anyhow::Result<Lane> {
+        let (generation, rules) = shared.rules();
+        let stream_id = rules.streams.iter().position(|s| s.name == stream).with_context(|| {
+            format!("the rules in force define no stream '{stream}' (a reload is checked for this)")
+        })?;
         let checkpoint =
             shared.checkpoints.load(&producer).with_context(|| format!("loading the checkpoint of {producer}"))?;
         let durable = |table| shared.store.high_water(table, &producer).unwrap_or(i64::MIN);
@@ -124,7 +160,7 @@ impl Lane {
                             lane.2 = now_ms;
                         }
                     }
-                    let engine = Engine::restore(Arc::clone(&shared.rules), &snapshot)
+                    let engine = Engine::restore(Arc::clone(&rules), &snapshot)
                         .with_context(|| format!("restoring the checkpoint of {producer}"))?;
                     (
                         engine,
@@ -138,15 +174,16 @@ impl Lane {
                 }
                 None => {
                     let hi = shared.store.high_water(Table::Aggregates, &producer).unwrap_or(0);
-                    (Engine::new(Arc::clone(&shared.rules)), 0, 0, None, 0, hi, now_ms)
+                    (Engine::new(Arc::clone(&rules)), 0, 0, None, 0, hi, now_ms)
                 }
             };
-        let is_qalarm = matches!(shared.rules.streams[stream_id].decoder, Decoder::Qalarm);
+        let is_qalarm = matches!(rules.streams[stream_id].decoder, Decoder::Qalarm);
         if let Some(hub) = &shared.alerts {
-            hub.lane_opened(&producer, stream_id, now_ms);
+            hub.lane_opened(&producer, generation, stream_id, now_ms);
         }
         Ok(Lane {
             stream_id,
+            generation,
             reported: engine.stats().clone(),
             engine,
             position,
@@ -169,7 +206,8 @@ impl Lane {
 
     /// Decodes a record and counts it into the lane's engine.
     pub fn process(&mut self, shared: &Shared, record: &Record<'_>, now_ms: i64) {
-        let stream = &shared.rules.streams[self.stream_id];
+        let rules = Arc::clone(self.engine.rules());
+        let stream = &rules.streams[self.stream_id];
         let host = record.host.unwrap_or(&shared.machine_host);
         let meta =
             RecordMeta { lane: 0, default_host: host, default_time_ms: record.time_ms.unwrap_or(now_ms), now_ms };
@@ -225,6 +263,28 @@ impl Lane {
         self.write_closed(shared)
     }
 
+    /// Switches the lane to reloaded rules ([`Engine::reload`]): what closed under the old
+    /// rules is written (and evaluated) first, then what the removed and changed rules
+    /// held is written, for the table only: their alerts start afresh.
+    fn switch_rules(&mut self, shared: &Shared, generation: u64, rules: Arc<RuleSet>) -> anyhow::Result<()> {
+        self.write_closed(shared)?;
+        self.report(shared);
+        let stream = &self.engine.rules().streams[self.stream_id].name;
+        let stream_id = rules
+            .streams
+            .iter()
+            .position(|s| &s.name == stream)
+            .with_context(|| format!("the reloaded rules define no stream '{stream}'"))?;
+        let gone = self.engine.reload(rules).context("carrying the open windows over")?;
+        self.stream_id = stream_id;
+        self.generation = generation;
+        self.pending.extend(self.engine.take_closed());
+        self.write_pending(shared)?;
+        self.reported = self.engine.stats().clone();
+        tracing::info!(lane = %self.producer, generation, flushed = ?gone, "lane switched to the reloaded rules");
+        Ok(())
+    }
+
     /// End of a finite input: every window with data closes, and is written.
     pub fn finish(&mut self, shared: &Shared) -> anyhow::Result<()> {
         self.engine.finish();
@@ -234,6 +294,13 @@ impl Lane {
     /// The flush tick of a source: writes closed windows (a failed write is logged and
     /// retried on the next tick), publishes the open ones, and updates the lane's gauges.
     pub fn tick(&mut self, shared: &Shared, now_ms: i64) {
+        let (generation, rules) = shared.rules();
+        if generation != self.generation
+            && let Err(e) = self.switch_rules(shared, generation, rules)
+        {
+            tracing::error!(lane = %self.producer, error = format!("{e:#}"), "switching to the reloaded rules failed; retrying");
+            shared.metrics.failure("reload");
+        }
         if let Err(e) = self.flush(shared, Some(now_ms)) {
             tracing::error!(lane = %self.producer, error = format!("{e:#}"), "flush failed; retrying");
             shared.metrics.failure("flush");
@@ -247,8 +314,8 @@ impl Lane {
         self.pending.extend(self.engine.take_closed());
         let kept = self.write_pending(shared)?;
         if let Some(hub) = &shared.alerts {
-            let through = (0..shared.rules.rules.len()).map(|rule| self.engine.closed_through(rule)).collect();
-            hub.lane_flushed(&self.producer, self.stream_id, &kept, through, crate::cli::now_ms());
+            let through = (0..self.engine.rules().rules.len()).map(|rule| self.engine.closed_through(rule)).collect();
+            hub.lane_flushed(&self.producer, self.generation, self.stream_id, &kept, through, crate::cli::now_ms());
         }
         self.report(shared);
         Ok(())
@@ -326,7 +393,7 @@ impl Lane {
     /// Adds what the engine counted since the last report to the metrics.
     fn report(&mut self, shared: &Shared) {
         let now = self.engine.stats();
-        shared.metrics.engine_delta(&shared.rules, self.stream_id, &self.reported, now);
+        shared.metrics.engine_delta(self.engine.rules(), self.stream_id, &self.reported, now);
         self.reported = now.clone();
     }
 }

@@ -37,6 +37,8 @@ pub struct Metrics {
     /// Lanes currently assigned to this worker.
     lanes: Family<Labels, Gauge<i64, AtomicI64>>,
     notifications: Family<Labels, Counter>,
+    /// Rule reloads by outcome (`ok`, `error`).
+    reloads: Family<Labels, Counter>,
 }
 
 impl Metrics {
@@ -60,6 +62,7 @@ impl Metrics {
             errors: Family::default(),
             lanes: Family::default(),
             notifications: Family::default(),
+            reloads: Family::default(),
             registry: Registry::default(),
         };
         registry.register("events_in", "Events decoded (lines, Qalarm events), per stream", m.events_in.clone());
@@ -107,9 +110,10 @@ impl Metrics {
         );
         registry.register(
             "notifications",
-            "Alert notifications per notifier and outcome (sent, dropped, dead_letter)",
+            "Alert notifications per notifier and outcome (sent, duplicate, dropped, dead_letter)",
             m.notifications.clone(),
         );
+        registry.register("rule_reloads", "Rule reloads by outcome (ok, error)", m.reloads.clone());
         registry.register("lanes", "Lanes (Kafka partitions, files) this worker holds, per source", m.lanes.clone());
         Metrics { registry, ..m }
     }
@@ -190,6 +194,10 @@ impl Metrics {
         self.notifications
             .get_or_create(&vec![("notifier", notifier.to_string()), ("outcome", outcome.to_string())])
             .inc();
+    }
+
+    pub fn reloaded(&self, outcome: &str) {
+        self.reloads.get_or_create(&vec![("outcome", outcome.to_string())]).inc();
     }
 
     pub fn failure(&self, kind: &str) {

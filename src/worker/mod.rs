@@ -19,6 +19,7 @@ mod ledger;
 mod live;
 mod metrics;
 mod notify;
+mod reload;
 mod sql_alerts;
 
 use std::path::PathBuf;
@@ -67,9 +68,8 @@ pub use crate::cli::now_ms;
 struct Status {
     sources: Vec<Arc<SourceStatus>>,
     metrics: Arc<Metrics>,
-    rules: serde_json::Value,
-    /// For `/api/alerts`; `None` without rule alerts.
-    alerts: Option<Arc<alerts::AlertHub>>,
+    /// The rules in force (`/api/rules`), reloads, and alerting (`/api/alerts`).
+    reloader: Arc<reload::Reloader>,
 }
 
 impl queries::http::WorkerStatus for Status {
@@ -84,14 +84,15 @@ impl queries::http::WorkerStatus for Status {
     }
 
     fn rules(&self) -> serde_json::Value {
-        self.rules.clone()
+        self.reloader.view.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     fn alerts(&self, state: Option<&str>) -> serde_json::Value {
-        match &self.alerts {
-            Some(hub) => hub.states_json(state),
-            None => serde_json::json!({ "alerts": [] }),
-        }
+        self.reloader.hub.states_json(state)
+    }
+
+    fn reload(&self) -> Result<serde_json::Value, String> {
+        self.reloader.reload("POST /api/reload")
     }
 }
 
@@ -140,20 +141,11 @@ fn init_logging(config: &config::LogConfig) {
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let loaded = config::load(&args.config)?;
+    let loaded = Arc::new(config::load(&args.config)?);
     init_logging(&loaded.config.log);
     let rules = Arc::new(crate::rules::load(&loaded.rule_globs)?);
     config::check_streams(&loaded, &rules)?;
-    let stream_of = |name: &str| rules.streams.iter().position(|s| s.name == name).expect("checked above");
-    for source in &loaded.config.sources {
-        let stream = stream_of(source.get_ref().stream());
-        if !matches!(source.get_ref(), SourceConfig::Kafka(_))
-            && matches!(rules.streams[stream].decoder, Decoder::Qalarm)
-        {
-            let message = "Qalarm streams are read from Kafka (for a file, use `logpulse replay`)";
-            return Err(engine::RuleErrors::from(loaded.file.error_in(source.span(), message)).into());
-        }
-    }
+    check_sources(&loaded, &rules)?;
 
     let data_dir = &loaded.data_dir;
     let store = loaded
@@ -176,17 +168,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         })
     };
     let notifiers = notify::Notifiers::start(&notifier_configs, &metrics, Arc::clone(&ledger), dead_letters)?;
-    for alert in &rules.alerts {
-        if let Some(unknown) = alert.notify.iter().find(|n| !notifiers.names().any(|known| known == n.as_str())) {
-            return Err(UsageError(format!(
-                "alert '{}' notifies '{unknown}', which no [[notifier]] in {} names (known: {})",
-                alert.name,
-                loaded.file.path,
-                notifiers.names().collect::<Vec<_>>().join(", ")
-            ))
-            .into());
-        }
-    }
+    let notifier_names: Vec<String> = notifiers.names().map(str::to_string).collect();
+    check_notifiers(&rules, &notifier_names, &loaded.file.path)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("logpulse-http")
@@ -206,20 +189,30 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         data_dir,
         &loaded.config.query,
     )?;
-    let shared = Arc::new(Shared {
-        rules: Arc::clone(&rules),
-        store: Arc::clone(&store),
+    let shared = Arc::new(Shared::new(
+        Arc::clone(&rules),
+        Arc::clone(&store),
         checkpoints,
-        metrics: Arc::clone(&metrics),
-        live: Arc::clone(&live),
-        machine_host: crate::cli::machine_hostname(),
-        alerts: hub.clone(),
-    });
+        Arc::clone(&metrics),
+        Arc::clone(&live),
+        crate::cli::machine_hostname(),
+        Some(Arc::clone(&hub)),
+    ));
     let _compactor = store.spawn_compactor(*loaded.config.compact_interval.get_ref());
     let queries = Arc::new(queries::QueryService::new(data_dir, loaded.config.query.clone())?.with_live(live));
-    if let Some(hub) = &hub {
-        runtime.block_on(sql_alerts::check(hub, &queries)).map_err(UsageError)?;
-    }
+    runtime.block_on(sql_alerts::check(&rules, &queries)).map_err(UsageError)?;
+    let reloader = Arc::new(reload::Reloader {
+        loaded: Arc::clone(&loaded),
+        shared: Arc::clone(&shared),
+        hub: Arc::clone(&hub),
+        metrics: Arc::clone(&metrics),
+        notifier_names,
+        queries: Arc::clone(&queries),
+        runtime: runtime.handle().clone(),
+        view: std::sync::RwLock::new(rules_json(&rules)),
+        sql_tasks: std::sync::Mutex::new(Vec::new()),
+        busy: std::sync::Mutex::new(()),
+    });
     let timing = Timing {
         flush_interval: *loaded.config.flush_interval.get_ref(),
         checkpoint_interval: *loaded.config.checkpoint_interval.get_ref(),
@@ -237,7 +230,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut threads = Vec::new();
     for (index, source) in loaded.config.sources.iter().enumerate() {
         let source = source.get_ref().clone();
-        let stream_id = stream_of(source.stream());
+        let stream = source.stream().to_string();
         let name = match &source {
             SourceConfig::Kafka(k) => format!("kafka {}", k.topics.join(",")),
             SourceConfig::File(f) => format!("file {}", f.path),
@@ -252,9 +245,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         };
         let thread = std::thread::Builder::new().name(format!("source-{index}")).spawn(move || {
             let result = match source {
-                SourceConfig::Kafka(k) => kafka::run(shared, k, stream_id, timing, status, stop),
-                SourceConfig::File(f) => file::run(shared, f, pattern, stream_id, timing, status, stop),
-                SourceConfig::Stdin(s) => file::run_stdin(shared, s, stream_id, timing, status, stop),
+                SourceConfig::Kafka(k) => kafka::run(shared, k, stream, timing, status, stop),
+                SourceConfig::File(f) => file::run(shared, f, pattern, stream, timing, status, stop),
+                SourceConfig::Stdin(s) => file::run_stdin(shared, s, stream, timing, status, stop),
             };
             let _ = done.send((name, result));
         })?;
@@ -262,14 +255,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     drop(done_tx);
 
-    let sql_tasks = match &hub {
-        Some(hub) => {
-            let _guard = runtime.enter();
-            sql_alerts::spawn(hub, &queries, &metrics)
-        }
-        None => Vec::new(),
-    };
-    let status = Arc::new(Status { sources: statuses, metrics, rules: rules_json(&rules), alerts: hub.clone() });
+    reloader.restart_sql_alerts();
+    let _watch = Arc::clone(&reloader).watch(Arc::clone(&stop))?;
+    let status = Arc::new(Status { sources: statuses, metrics, reloader: Arc::clone(&reloader) });
     let app = queries::http::router(queries, status, loaded.config.http.token.as_deref());
     eprintln!("logpulse: listening on http://{address}");
     tracing::info!(%address, data_dir = %data_dir.display(), sources = threads.len(), "worker started");
@@ -287,8 +275,14 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         });
         let mut remaining = sources;
         let mut finished_all = false;
+        let mut hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            .expect("installing a SIGHUP handler");
         loop {
             tokio::select! {
+                _ = hangups.recv() => {
+                    let reloader = Arc::clone(&reloader);
+                    tokio::task::spawn_blocking(move || reloader.reload("SIGHUP"));
+                }
                 signal = terminate() => {
                     tracing::info!(signal, "shutting down");
                     break;
@@ -329,12 +323,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     // The sources are done, and the SQL alerts stop: no notification comes after
     // this. Queued ones get a moment.
-    for task in sql_tasks {
-        task.abort();
-    }
-    if let Some(hub) = &hub {
-        hub.close(Duration::from_secs(10));
-    }
+    reloader.stop_sql_alerts();
+    hub.close(Duration::from_secs(10));
     runtime.shutdown_timeout(Duration::from_secs(1));
     match failure {
         Some(e) => Err(anyhow::anyhow!(e)).context("worker stopped"),
@@ -345,20 +335,42 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Every source on a stream the rules define, and no Qalarm stream read from a file.
+fn check_sources(loaded: &config::LoadedConfig, rules: &engine::RuleSet) -> Result<(), engine::RuleErrors> {
+    for source in &loaded.config.sources {
+        let Some(stream) = rules.streams.iter().find(|s| s.name == source.get_ref().stream()) else { continue };
+        if !matches!(source.get_ref(), SourceConfig::Kafka(_)) && matches!(stream.decoder, Decoder::Qalarm) {
+            let message = "Qalarm streams are read from Kafka (for a file, use `logpulse replay`)";
+            return Err(engine::RuleErrors::from(loaded.file.error_in(source.span(), message)));
+        }
+    }
+    Ok(())
+}
+
+/// Every name an alert notifies is a notifier.
+fn check_notifiers(rules: &engine::RuleSet, known: &[String], config_path: &str) -> Result<(), UsageError> {
+    for alert in &rules.alerts {
+        if let Some(unknown) = alert.notify.iter().find(|n| !known.contains(n)) {
+            return Err(UsageError(format!(
+                "alert '{}' notifies '{unknown}', which no [[notifier]] in {config_path} names (known: {})",
+                alert.name,
+                known.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Starts alerting, from the alert checkpoint if there is one: the `aggregates` rows
-/// written after it are read back (see [`alerts`]). `None` without rule alerts.
+/// written after it are read back (see [`alerts`]).
 fn start_alerts(
     start: alerts::HubStart,
     runtime: &tokio::runtime::Runtime,
     data_dir: &std::path::Path,
     query: &queries::QueryConfig,
-) -> anyhow::Result<Option<Arc<alerts::AlertHub>>> {
+) -> anyhow::Result<Arc<alerts::AlertHub>> {
     let checkpoint = alerts::AlertCheckpoint::load(&start.checkpoint_dir)?;
     let evaluator = alerts::AlertHub::restored_evaluator(&start.rules, checkpoint.as_ref());
-    if evaluator.is_empty() {
-        start.notifiers.close(Duration::ZERO);
-        return Ok(None);
-    }
     let plan = alerts::RecoveryQueries::new(&start.rules, &evaluator, checkpoint.as_ref());
     // Its own limits: a restart reads what it needs, however much that is.
     let config =
@@ -382,7 +394,7 @@ fn start_alerts(
         recovered = result.batches;
     }
     let outbox = checkpoint.map(|c| c.outbox).unwrap_or_default();
-    Ok(Some(Arc::new(alerts::AlertHub::start(start, evaluator, &marks, &recovered, outbox)?)))
+    Ok(Arc::new(alerts::AlertHub::start(start, evaluator, &marks, &recovered, outbox)?))
 }
 
 /// Resolves on SIGTERM or SIGINT, with the signal's name.
