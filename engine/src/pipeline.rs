@@ -504,9 +504,7 @@ impl Engine {
     /// Returns the names of the rules that were removed or changed.
     pub fn reload(&mut self, rules: Arc<RuleSet>) -> Result<Vec<String>, RestoreError> {
         let old = Arc::clone(&self.rules);
-        let same = |a: &Rule, b: &Rule| {
-            a.name == b.name && a.definition == b.definition
-        };
+        let same = |a: &Rule, b: &Rule| a.name == b.name && a.definition == b.definition;
         let mut gone = Vec::new();
         for (rule_id, rule) in old.rules.iter().enumerate() {
             if rules.rules.iter().any(|r| same(r, rule)) {

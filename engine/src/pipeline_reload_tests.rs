@@ -21,7 +21,9 @@ lateness = "1s"
 "#;
 
 fn rule(name: &str, pattern: &str) -> String {
-    format!("[[rule]]\nname = \"{name}\"\nstream = \"app\"\nmatch = \"{pattern}\"\ngroup_by = [\"host\"]\nwindow = \"1m\"\n")
+    format!(
+        "[[rule]]\nname = \"{name}\"\nstream = \"app\"\nmatch = \"{pattern}\"\ngroup_by = [\"host\"]\nwindow = \"1m\"\n"
+    )
 }
 
 fn rule_set(rules: &[String]) -> Arc<crate::RuleSet> {

@@ -125,7 +125,9 @@ async fn rules(State(state): State<ApiState>) -> Response {
 async fn reload(State(state): State<ApiState>) -> Response {
     let status = Arc::clone(&state.status);
     match tokio::task::spawn_blocking(move || status.reload()).await {
-        Ok(Ok(rules)) => (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], rules.to_string()).into_response(),
+        Ok(Ok(rules)) => {
+            (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], rules.to_string()).into_response()
+        }
         Ok(Err(message)) => error_response(StatusCode::BAD_REQUEST, "rules", message),
         Err(e) => error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
     }

@@ -293,7 +293,9 @@ impl AlertHub {
     pub fn lane_opened(&self, producer: &str, generation: u64, stream: StreamId, now_ms: i64) {
         let mut state = self.state();
         let closed_through = vec![None; state.rules.rules.len()];
-        state.frontiers.insert(producer.to_string(), LaneFrontier { generation, stream, opened_ms: now_ms, closed_through });
+        state
+            .frontiers
+            .insert(producer.to_string(), LaneFrontier { generation, stream, opened_ms: now_ms, closed_through });
     }
 
     /// Rules were reloaded (generation `generation`): alerts and rules whose definitions

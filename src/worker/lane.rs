@@ -278,8 +278,19 @@ impl Lane {
         let gone = self.engine.reload(rules).context("carrying the open windows over")?;
         self.stream_id = stream_id;
         self.generation = generation;
-        self.pending.extend(self.engine.take_closed());
-        self.write_pending(shared)?;
+        // What the removed and changed rules held goes under a producer of its own: its
+        // window ends run ahead of the windows still open here, and under the lane's
+        // producer they would raise the durable mark over them (their rows would then be
+        // taken for re-emissions and dropped).
+        if let Some(flushed) = self.engine.take_closed() {
+            let hi = engine::batch::max_window_end(std::slice::from_ref(&flushed)).expect("closed windows have ends");
+            let producer = format!("{}-reload-{generation}", self.producer);
+            let outcome = shared
+                .store
+                .write(Table::Aggregates, &producer, SeqRange { lo: 0, hi }, &[flushed])
+                .with_context(|| format!("writing what the reload flushed of {}", self.producer))?;
+            shared.metrics.rows_written(Table::Aggregates, outcome.rows_written);
+        }
         self.reported = self.engine.stats().clone();
         tracing::info!(lane = %self.producer, generation, flushed = ?gone, "lane switched to the reloaded rules");
         Ok(())
