@@ -476,8 +476,10 @@ impl Writer {
         for message in messages {
             match message {
                 Outgoing::Notes(notes) => {
-                    self.record(&notes);
+                    // Queued first: the table is a record, not the outbox (the alert
+                    // checkpoint is), so a delivery need not wait for a Parquet write.
                     self.notifiers.send_all(&notes);
+                    self.record(&notes);
                 }
                 Outgoing::Rules(rule_of) => self.rule_of = rule_of,
                 Outgoing::Checkpoint(snapshot) => {
