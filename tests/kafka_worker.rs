@@ -6,6 +6,8 @@
 
 mod common;
 
+use common::wait_for;
+
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -306,14 +308,6 @@ fn setup_in_parts(lines_per_host: usize, qalarm_events: usize, fraction: f64, re
 fn metric(worker: &Worker, series: &str) -> f64 {
     let (_, text) = worker.get("/metrics");
     text.lines().filter(|l| l.starts_with(series)).filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok()).sum()
-}
-
-fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn worker_config(setup: &Setup, data_dir: &Path, group: &str, checkpoint: &str) -> PathBuf {

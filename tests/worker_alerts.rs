@@ -9,21 +9,12 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::kafka::{Worker, logpulse};
-
-/// 2026-11-26T00:00:00Z.
-const T0: i64 = 1_795_651_200;
+use common::{APP_STREAM, T0, wait_for};
 
 const RULES: &str = r#"
-[[stream]]
-name = "app"
-format = "raw"
-time = { regex = '^(\d+) ', format = "%s" }
-host = { regex = '^\d+ (\S+)' }
-lateness = "1s"
-
 [[rule]]
 name = "errors"
 stream = "app"
@@ -174,17 +165,9 @@ fn worker_config(dir: &Path, rules: &Path, log: &Path, url: &str, timeout: &str)
     config
 }
 
-fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 fn setup(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf, Vec<serde_json::Value>) {
     let rules = dir.join("rules.toml");
-    std::fs::write(&rules, RULES).unwrap();
+    std::fs::write(&rules, format!("{APP_STREAM}{RULES}")).unwrap();
     let log = dir.join("app.log");
     // web-1 bursts in minutes 1-2 and 4-5; web-2 goes quiet after minute 1.
     std::fs::write(&log, log_lines(&[1, 7, 8, 2, 7, 7, 0, 0], &[2, 2, 0, 0, 0, 0, 0, 0])).unwrap();
@@ -342,7 +325,7 @@ fn kill_9_before_any_alert_checkpoint_rebuilds_from_the_table() {
 fn kill_9_twice(checkpoint_interval: &str, first_restart_says: &str) {
     let dir = tempfile::tempdir().unwrap();
     let rules = dir.path().join("rules.toml");
-    std::fs::write(&rules, RULES).unwrap();
+    std::fs::write(&rules, format!("{APP_STREAM}{RULES}")).unwrap();
     let full = dir.path().join("full.log");
     std::fs::write(&full, flapping_lines(0..20)).unwrap();
     let want = ids(&backtest(dir.path(), &rules, &full));
@@ -402,7 +385,7 @@ fn kill_9_twice(checkpoint_interval: &str, first_restart_says: &str) {
 fn a_sql_alert_fires_on_the_rows_its_query_returns_and_resolves_when_they_go() {
     let dir = tempfile::tempdir().unwrap();
     let rules = dir.path().join("rules.toml");
-    let stream_and_rule = RULES.split("[[alert]]").next().unwrap();
+    let stream_and_rule = format!("{APP_STREAM}{}", RULES.split("[[alert]]").next().unwrap());
     std::fs::write(
         &rules,
         format!(

@@ -10,18 +10,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::kafka::{Worker, logpulse};
-
-/// 2026-11-26T00:00:00Z.
-const T0: i64 = 1_795_651_200;
-
-const STREAM: &str = r#"
-[[stream]]
-name = "app"
-format = "raw"
-time = { regex = '^(\d+) ', format = "%s" }
-host = { regex = '^\d+ (\S+)' }
-lateness = "1s"
-"#;
+use common::{APP_STREAM as STREAM, T0, wait_for};
 
 fn rule(name: &str, pattern: &str) -> String {
     format!(
@@ -38,14 +27,6 @@ fn lines(from: i64, to: i64) -> String {
         }
     }
     out
-}
-
-fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn generation(worker: &Worker) -> i64 {

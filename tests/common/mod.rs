@@ -11,6 +11,28 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
+/// 2026-11-26T00:00:00Z: the start of the scripted event times.
+pub const T0: i64 = 1_795_651_200;
+
+/// A raw stream `app` of lines `<unix seconds> <host> ...`, for scripted event times.
+pub const APP_STREAM: &str = r#"
+[[stream]]
+name = "app"
+format = "raw"
+time = { regex = '^(\d+) ', format = "%s" }
+host = { regex = '^\d+ (\S+)' }
+lateness = "1s"
+"#;
+
+/// Polls `done` every 100 ms until it holds; panics after `limit`.
+pub fn wait_for(what: &str, limit: std::time::Duration, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + limit;
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
 /// Per rule: (sum of count, sum of sum), with sum `None` for counting rules.
 pub type Totals = BTreeMap<String, (u64, Option<f64>)>;
 
