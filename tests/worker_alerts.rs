@@ -453,3 +453,86 @@ fn a_sql_alert_fires_on_the_rows_its_query_returns_and_resolves_when_they_go() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("alert 'broken': its sql does not run") && stderr.contains("nope"), "{stderr}");
 }
+
+/// Each of the scripted sequences, delivered by a running worker to the
+/// receiver: `for = 3` with a break after 2 windows, `repeat_interval`,
+/// `max_notifications`, Qalarm's `limit = [2, 1m, 6]` as DESIGN.md writes it, and
+/// `absent`. (That a lagging pipeline fires no `absent` is
+/// `engine/src/alert/tests.rs::absent_does_not_fire_while_the_pipeline_lags`: the
+/// evaluator moves only with the frontier.)
+#[test]
+fn each_scripted_sequence_reaches_the_webhook_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.toml");
+    let stream_and_rule = format!("{APP_STREAM}{}", RULES.split("[[alert]]").next().unwrap());
+    let alerts = [
+        ("for3", "when = \"count > 5\"\nfor = 3"),
+        ("repeat", "when = \"count > 5\"\nrepeat_interval = \"2m\""),
+        ("max", "when = \"count > 5\"\nrepeat_interval = \"1m\"\nmax_notifications = 2"),
+        ("qalarm", "when = \"count >= 6\"\nfor = 2"),
+        ("quiet", "when = \"absent\"\nfor = 2"),
+    ];
+    let mut text = stream_and_rule;
+    for (name, body) in alerts {
+        text.push_str(&format!("\n[[alert]]\nname = \"{name}\"\nrule = \"errors\"\n{body}\nnotify = [\"hook\"]\n"));
+    }
+    std::fs::write(&rules, text).unwrap();
+    let log = dir.path().join("app.log");
+    std::fs::write(&log, log_lines(&[6, 6, 0, 6, 6, 6, 6, 6, 0, 0], &[1, 0, 0, 0, 0, 0, 0, 0, 0, 0])).unwrap();
+    let expected = backtest(dir.path(), &rules, &log);
+    let receiver = Receiver::start(0, false);
+    let worker = Worker::start(&worker_config(dir.path(), &rules, &log, &receiver.url, "2s"), &[]);
+    // Window i ends at T0 + 60 (i + 1); the last minute never closes (no later line).
+    let by_alert = |notes: &[serde_json::Value], alert: &str| -> Vec<String> {
+        notes
+            .iter()
+            .filter(|n| n["alert"] == alert)
+            .map(|n| {
+                let end = chrono::DateTime::parse_from_rfc3339(n["window_end"].as_str().unwrap()).unwrap().timestamp();
+                format!("{}@{} {}", n["state"].as_str().unwrap(), (end - T0) / 60 - 1, n["host"].as_str().unwrap())
+            })
+            .collect()
+    };
+    let want = [
+        ("for3", vec!["firing@5 web-1", "resolved@8 web-1"]),
+        (
+            "repeat",
+            vec![
+                "firing@0 web-1",
+                "resolved@2 web-1",
+                "firing@3 web-1",
+                "firing@5 web-1",
+                "firing@7 web-1",
+                "resolved@8 web-1",
+            ],
+        ),
+        (
+            "max",
+            vec![
+                "firing@0 web-1",
+                "firing@1 web-1",
+                "resolved@2 web-1",
+                "firing@3 web-1",
+                "firing@4 web-1",
+                "resolved@8 web-1",
+            ],
+        ),
+        ("qalarm", vec!["firing@1 web-1", "resolved@2 web-1", "firing@4 web-1", "resolved@8 web-1"]),
+        ("quiet", vec!["firing@2 web-2", "firing@9 web-1"]),
+    ];
+    for (alert, sequence) in &want {
+        assert_eq!(&by_alert(&expected, alert), sequence, "replay's {alert}");
+    }
+    // The last minute closes too: replay ends its input, the worker's stream goes idle
+    // (its clock then moves with the wall clock). web-1 had no error there.
+    assert_eq!(by_alert(&expected, "quiet"), ["firing@2 web-2", "firing@9 web-1"]);
+    wait_for("every notification", Duration::from_secs(30), || receiver.accepted_ids().len() >= expected.len());
+    std::thread::sleep(Duration::from_millis(500));
+    let got = receiver.accepted.lock().unwrap().clone();
+    assert_eq!(ids(&got), ids(&expected), "the webhook gets exactly replay's notifications, in order");
+    assert_eq!(got, expected, "whole bodies");
+    for (alert, sequence) in &want {
+        assert_eq!(&by_alert(&got, alert), sequence, "{alert}");
+    }
+    assert!(worker.terminate().success());
+}
