@@ -186,6 +186,11 @@ struct HubState {
     evaluator: AlertEvaluator,
     /// Per lane (producer): its stream, when it opened, and `closed_through` per rule.
     frontiers: HashMap<String, LaneFrontier>,
+    /// Per series (rule, host, key) with rows here: the lanes that fed it. When the
+    /// last of them is revoked (a Kafka rebalance), the series is dropped without a
+    /// notification: its input went to another worker, it did not go quiet. Pruned to
+    /// the series the evaluator still tracks.
+    feeders: HashMap<(String, String, String), Vec<String>>,
     /// When the state was last sent to be checkpointed.
     checkpointed_at: Instant,
     /// Whether the evaluator moved since.
@@ -271,6 +276,7 @@ impl AlertHub {
             changed_by: BTreeMap::new(),
             evaluator,
             frontiers: HashMap::new(),
+            feeders: HashMap::new(),
             checkpointed_at: Instant::now(),
             dirty: false,
         };
@@ -336,10 +342,12 @@ impl AlertHub {
         let stale: Vec<String> =
             state.changed_by.range(generation + 1..).flat_map(|(_, names)| names.iter().cloned()).collect();
         for batch in rows {
-            match without_rules(batch, &stale) {
-                Some(kept) => state.evaluator.add_batch(&kept),
-                None => state.evaluator.add_batch(batch),
-            }
+            let batch = without_rules(batch, &stale).unwrap_or_else(|| batch.clone());
+            state.evaluator.add_batch(&batch);
+            let HubState { feeders, evaluator, rules, .. } = &mut *state;
+            note_feeders(feeders, producer, &batch, |name| {
+                rules.rules.iter().position(|r| r.name == name).is_some_and(|id| evaluator.watches(id))
+            });
         }
         let opened_ms = state.frontiers.get(producer).map_or(now_ms, |l| l.opened_ms);
         let lane = LaneFrontier { generation, stream, opened_ms, closed_through };
@@ -378,6 +386,8 @@ impl AlertHub {
             self.send(Outgoing::Notes(notes));
         }
         if state.dirty && state.checkpointed_at.elapsed() >= self.checkpoint_every {
+            let HubState { feeders, evaluator, .. } = &mut *state;
+            feeders.retain(|(rule, host, key), _| evaluator.tracks(rule, host, key));
             self.send(Outgoing::Checkpoint(state.evaluator.snapshot().without_pending()));
             state.checkpointed_at = Instant::now();
             state.dirty = false;
@@ -413,9 +423,25 @@ impl AlertHub {
         state.dirty = false;
     }
 
-    /// A lane went away (its partition was revoked): it no longer holds the frontier.
+    /// A lane went away (its partition was revoked): it no longer holds the frontier,
+    /// and the series only it fed are dropped without a notification (see `feeders`).
     pub fn lane_gone(&self, producer: &str) {
-        self.state().frontiers.remove(producer);
+        let mut state = self.state();
+        state.frontiers.remove(producer);
+        let HubState { feeders, evaluator, .. } = &mut *state;
+        let mut dropped = 0;
+        feeders.retain(|(rule, host, key), lanes| {
+            lanes.retain(|l| l != producer);
+            if lanes.is_empty() {
+                dropped += evaluator.drop_series(rule, host, key);
+                return false;
+            }
+            true
+        });
+        if dropped > 0 {
+            tracing::info!(lane = producer, series = dropped, "alert series of a revoked lane dropped");
+            state.dirty = true;
+        }
     }
 
     /// Checkpoints the state one last time, then stops the writer and the notifiers,
@@ -538,6 +564,34 @@ impl Writer {
                     self.metrics.failure("alerts_table");
                 }
             }
+        }
+    }
+}
+
+/// Records that `producer` fed the series of `batch`'s rows.
+fn note_feeders(
+    feeders: &mut HashMap<(String, String, String), Vec<String>>,
+    producer: &str,
+    batch: &RecordBatch,
+    watched: impl Fn(&str) -> bool,
+) {
+    let columns = ["rule", "host", "key"].map(|c| batch.column_by_name(c).and_then(|a| a.as_string_opt::<i32>()));
+    let [Some(rule), Some(host), Some(key)] = columns else { return };
+    let mut last: Option<(&str, bool)> = None;
+    for row in 0..batch.num_rows() {
+        let name = rule.value(row);
+        let watch = match last {
+            Some((n, w)) if n == name => w,
+            _ => watched(name),
+        };
+        last = Some((name, watch));
+        if !watch {
+            continue;
+        }
+        let series = (rule.value(row).to_string(), host.value(row).to_string(), key.value(row).to_string());
+        let lanes = feeders.entry(series).or_default();
+        if !lanes.iter().any(|l| l == producer) {
+            lanes.push(producer.to_string());
         }
     }
 }

@@ -522,6 +522,29 @@ impl AlertEvaluator {
         out
     }
 
+    /// Stops tracking the series (`host`, `key`) of `rule`'s machine-view alerts,
+    /// without a notification: its input went to another worker (a Kafka rebalance),
+    /// so its silence here is not the key going quiet. Returns how many were dropped.
+    pub fn drop_series(&mut self, rule: &str, host: &str, key: &str) -> usize {
+        let Some(rule) = self.rules.rules.iter().position(|r| r.name == rule) else { return 0 };
+        let series = (host.to_string(), key.to_string());
+        let mut dropped = 0;
+        for &a in &self.by_rule[rule] {
+            let alert = &mut self.alerts[a];
+            if alert.spec.view == AlertView::Machine && alert.series.remove(&series).is_some() {
+                dropped += 1;
+            }
+        }
+        dropped
+    }
+
+    /// Whether any machine-view alert of `rule` tracks (`host`, `key`).
+    pub fn tracks(&self, rule: &str, host: &str, key: &str) -> bool {
+        let Some(rule) = self.rules.rules.iter().position(|r| r.name == rule) else { return false };
+        let series = (host.to_string(), key.to_string());
+        self.by_rule[rule].iter().any(|&a| self.alerts[a].series.contains_key(&series))
+    }
+
     /// Every tracked series with its state, alert by alert, in key order.
     pub fn series(&self) -> impl Iterator<Item = SeriesView<'_>> {
         let rule_alerts = self.alerts.iter().map(|a| (&a.spec, self.rules.rules[a.rule].name.as_str(), &a.series));

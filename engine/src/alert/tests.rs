@@ -413,3 +413,32 @@ fn a_sql_alert_fires_per_returned_series_and_resolves_when_it_disappears() {
         "a fires after 2 runs and repeats once (max 2); b resolves when it is gone"
     );
 }
+
+/// A series whose input moved to another worker is dropped without a notification,
+/// and its silence here is then not `absent`.
+#[test]
+fn a_dropped_series_is_neither_absent_nor_resolved() {
+    let text = format!("{STREAM_AND_RULES}\n[[alert]]\nname = \"quiet\"\nrule = \"errors\"\nwhen = \"absent\"\n");
+    let rules = Arc::new(compile(&[SourceFile::new("a.toml", &text)]).unwrap());
+    let mut engine = Engine::new(Arc::clone(&rules));
+    let mut evaluator = AlertEvaluator::new(Arc::clone(&rules));
+    let meta = RecordMeta { lane: 0, default_host: "h", default_time_ms: 0, now_ms: 0 };
+    let script = Script { windows: vec![vec![("web-1", 1), ("web-2", 1)], vec![("web-2", 1)], vec![("web-2", 1)]] };
+    let mut notes = Vec::new();
+    for (n, line) in lines(&script).iter().enumerate() {
+        if n == 4 {
+            // Window 0 was judged (window 1's first line closed it); web-1's partition is revoked.
+            assert!(evaluator.tracks("errors", "web-1", ""));
+            assert_eq!(evaluator.drop_series("errors", "web-1", ""), 1);
+            assert!(!evaluator.tracks("errors", "web-1", ""));
+        }
+        let event = rules.streams[0].decode_line(line).unwrap();
+        engine.process(0, &event, &meta, String::new);
+        engine.advance(None);
+        if let Some(batch) = engine.take_closed() {
+            evaluator.add_batch(&batch);
+        }
+        notes.extend(evaluator.advance_all(|r| engine.closed_through(r)));
+    }
+    assert!(notes.is_empty(), "no absent for web-1 once it was dropped: {:?}", summarize(&notes));
+}
