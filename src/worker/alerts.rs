@@ -519,6 +519,7 @@ impl Writer {
         // Everything evaluated is queued: the notifiers drain what they can (the
         // caller bounds the wait); what they do not finish is in the last outbox.
         self.notifiers.close(Duration::from_secs(3600));
+        self.ledger.close();
     }
 
     fn checkpoint(&self, snapshot: AlertSnapshot) -> anyhow::Result<()> {
@@ -531,11 +532,12 @@ impl Writer {
         checkpoint.save(&self.checkpoint_dir)?;
         // A restart from this checkpoint re-makes what comes after each rule's
         // evaluation point (all of a rule that evaluated nothing yet).
-        let snapshot = &checkpoint.evaluator;
-        self.ledger.compact(|alert, window_end| {
-            let rule = self.rule_of.get(alert);
-            rule.and_then(|r| snapshot.evaluated_through.get(r)).is_none_or(|&t| window_end > t)
-        })
+        let evaluated: HashMap<String, i64> = self
+            .rule_of
+            .iter()
+            .filter_map(|(alert, rule)| Some((alert.clone(), *checkpoint.evaluator.evaluated_through.get(rule)?)))
+            .collect();
+        self.ledger.compact(move |alert, window_end| evaluated.get(alert).is_none_or(|&t| window_end > t))
     }
 
     /// Writes notifications to the `alerts` table, one producer per alert. A failed

@@ -2,11 +2,15 @@
 //! which it still owes. Together with the alert checkpoint it makes notifications
 //! exactly-once across a crash.
 //!
-//! - `<data_dir>/checkpoints/delivered.log` holds one line per finished delivery,
-//!   `notifier<TAB>id`, appended and fdatasync'ed after the notifier is done with it
-//!   (delivered, or given up as a dead letter) and before the next one is taken. On
-//!   start the ids in it are not sent again: a restart re-evaluates the windows after
-//!   the alert checkpoint and so makes the same notifications (same ids) again.
+//! - `<data_dir>/checkpoints/delivered.log` holds one line per finished delivery
+//!   (delivered, or given up as a dead letter). On start the ids in it are not sent
+//!   again: a restart re-evaluates the windows after the alert checkpoint and so makes
+//!   the same notifications (same ids) again.
+//! - The file belongs to one thread (`ledger-sync`): notifiers hand it what they
+//!   finished and go on to their next delivery; it appends everything handed over
+//!   since its last round and fdatasyncs once (group commit), so a delivery never
+//!   waits for a disk flush. Until that flush a finished notification still counts as
+//!   in flight (not admitted again, and in the outbox).
 //! - Notifications admitted but not finished are *in flight*; the alert checkpoint
 //!   saves them (the outbox) and a restart queues them again.
 //! - After an alert checkpoint, the log is cut down ([`Ledger::compact`]) to what a
@@ -16,15 +20,18 @@
 //!   rest is for windows the restored state will never evaluate again. So the log
 //!   stays small.
 //!
-//! The remaining gap is the moment between a webhook's 2xx and the fsync of its line:
-//! a crash there sends that one notification again after the restart, with the same
-//! `idempotency-key` (DESIGN.md: duplicates suppressed by key count as sent once).
+//! The remaining gap is the moment between a webhook's 2xx and the fsync of its line
+//! (about one delivery, as the sync thread keeps up): a crash there sends those again
+//! after the restart, with the same `idempotency-key` (DESIGN.md: duplicates
+//! suppressed by key count as sent once).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::mpsc::{Receiver, Sender};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
 
 use anyhow::Context;
 use engine::alert::Notification;
@@ -48,13 +55,22 @@ type DeliveryWindow = (String, i64);
 
 /// See the module docs.
 pub struct Ledger {
-    path: PathBuf,
-    inner: Mutex<LedgerInner>,
+    inner: Arc<Mutex<LedgerInner>>,
+    /// To the sync thread; taken by [`Ledger::close`].
+    ops: Mutex<Option<(Sender<Op>, JoinHandle<()>)>>,
+}
+
+/// Work for the sync thread, in order.
+enum Op {
+    Finish(Vec<(DeliveryKey, DeliveryWindow)>),
+    /// Rewrite the file (see [`Ledger::compact`]); the answer comes back.
+    Compact(Box<dyn Fn(&str, i64) -> bool + Send>, Sender<anyhow::Result<()>>),
+    /// Answers once everything handed over before it is durable.
+    #[cfg_attr(not(test), allow(dead_code))]
+    Flush(Sender<()>),
 }
 
 struct LedgerInner {
-    /// Open for appending; replaced by [`Ledger::compact`].
-    file: File,
     /// Everything in the file: not to be sent again.
     finished: HashMap<DeliveryKey, DeliveryWindow>,
     /// Admitted and not finished, by admission order (the outbox, in order).
@@ -90,15 +106,41 @@ impl Ledger {
             Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
         }
         let file = open_append(&path)?;
-        let inner = LedgerInner {
-            file,
+        let inner = Arc::new(Mutex::new(LedgerInner {
             finished,
             in_flight: BTreeMap::new(),
             in_flight_index: HashMap::new(),
             next_seq: 0,
             finished_since_outbox: Vec::new(),
-        };
-        Ok(Self { path, inner: Mutex::new(inner) })
+        }));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let shared = Arc::clone(&inner);
+        let thread =
+            std::thread::Builder::new().name("ledger-sync".into()).spawn(move || sync_loop(path, file, rx, &shared))?;
+        Ok(Self { inner, ops: Mutex::new(Some((tx, thread))) })
+    }
+
+    fn send(&self, op: Op) -> bool {
+        let ops = self.ops.lock().unwrap_or_else(|p| p.into_inner());
+        ops.as_ref().is_some_and(|(tx, _)| tx.send(op).is_ok())
+    }
+
+    /// Waits until everything finished so far is durable.
+    #[cfg(test)]
+    pub fn flush(&self) {
+        let (tx, rx) = std::sync::mpsc::channel();
+        if self.send(Op::Flush(tx)) {
+            let _ = rx.recv();
+        }
+    }
+
+    /// Makes everything finished durable and stops the sync thread.
+    pub fn close(&self) {
+        let taken = self.ops.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some((tx, thread)) = taken {
+            drop(tx);
+            let _ = thread.join();
+        }
     }
 
     fn inner(&self) -> MutexGuard<'_, LedgerInner> {
@@ -128,36 +170,27 @@ impl Ledger {
         true
     }
 
-    /// Records that `notifier` is done with these ids (delivered or dead-lettered),
-    /// durably, with one fdatasync.
-    pub fn finish(&self, notifier: &str, ids: &[&str]) -> anyhow::Result<()> {
+    /// Records that `notifier` is done with these ids (delivered or dead-lettered).
+    /// Returns at once; the sync thread makes it durable (see the module docs).
+    pub fn finish(&self, notifier: &str, ids: &[&str]) {
         if ids.is_empty() {
-            return Ok(());
+            return;
         }
-        let mut inner = self.inner();
-        let finished: Vec<(DeliveryKey, DeliveryWindow)> = ids
-            .iter()
-            .map(|id| {
-                let key = (notifier.to_string(), id.to_string());
-                let window = match inner.in_flight_index.get(&key).and_then(|seq| inner.in_flight.get(seq)) {
-                    Some(e) => (e.notification.alert.clone(), e.window_end_ms),
-                    // Not admitted (cannot happen): kept until a compaction finds it.
-                    None => (String::new(), i64::MAX),
-                };
-                (key, window)
-            })
-            .collect();
-        let text: String = finished.iter().map(|(k, w)| line((k, w))).collect();
-        inner.file.write_all(text.as_bytes()).with_context(|| format!("appending to {}", self.path.display()))?;
-        inner.file.sync_data().with_context(|| format!("syncing {}", self.path.display()))?;
-        for (key, window) in finished {
-            if let Some(seq) = inner.in_flight_index.remove(&key) {
-                inner.in_flight.remove(&seq);
-            }
-            inner.finished_since_outbox.push(key.clone());
-            inner.finished.insert(key, window);
-        }
-        Ok(())
+        let finished: Vec<(DeliveryKey, DeliveryWindow)> = {
+            let inner = self.inner();
+            ids.iter()
+                .map(|id| {
+                    let key = (notifier.to_string(), id.to_string());
+                    let window = match inner.in_flight_index.get(&key).and_then(|seq| inner.in_flight.get(seq)) {
+                        Some(e) => (e.notification.alert.clone(), e.window_end_ms),
+                        // Not admitted (cannot happen): kept until a compaction finds it.
+                        None => (String::new(), i64::MAX),
+                    };
+                    (key, window)
+                })
+                .collect()
+        };
+        self.send(Op::Finish(finished));
     }
 
     /// What is owed, in admission order, for the alert checkpoint; starts the record
@@ -172,33 +205,93 @@ impl Ledger {
     /// finished since, and what `remade(alert, window_end)` says a restart from it
     /// would make again (see the module docs). Atomic: a crash leaves the old file or
     /// the new one.
-    pub fn compact(&self, remade: impl Fn(&str, i64) -> bool) -> anyhow::Result<()> {
-        let mut inner = self.inner();
-        let since: HashSet<&DeliveryKey> = inner.finished_since_outbox.iter().collect();
-        let kept: HashMap<DeliveryKey, DeliveryWindow> = inner
-            .finished
-            .iter()
-            .filter(|(key, (alert, end))| since.contains(key) || remade(alert, *end))
-            .map(|(k, w)| (k.clone(), w.clone()))
-            .collect();
-        let temp = self.path.with_extension("log.tmp");
-        let text: String = kept.iter().map(|(k, w)| line((k, w))).collect();
-        let mut file = File::create(&temp).with_context(|| format!("creating {}", temp.display()))?;
-        file.write_all(text.as_bytes()).with_context(|| format!("writing {}", temp.display()))?;
-        file.sync_all().with_context(|| format!("syncing {}", temp.display()))?;
-        fs::rename(&temp, &self.path).with_context(|| format!("replacing {}", self.path.display()))?;
-        if let Some(dir) = self.path.parent() {
-            File::open(dir).and_then(|d| d.sync_all()).with_context(|| format!("syncing {}", dir.display()))?;
+    pub fn compact(&self, remade: impl Fn(&str, i64) -> bool + Send + 'static) -> anyhow::Result<()> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        if !self.send(Op::Compact(Box::new(remade), tx)) {
+            return Ok(());
         }
-        inner.file = open_append(&self.path)?;
-        inner.finished = kept;
-        Ok(())
+        rx.recv().unwrap_or(Ok(()))
     }
 
     #[cfg(test)]
     fn finished_count(&self) -> usize {
         self.inner().finished.len()
     }
+}
+
+/// The sync thread: appends what notifiers finished, one fdatasync per round.
+fn sync_loop(path: PathBuf, mut file: File, ops: Receiver<Op>, inner: &Mutex<LedgerInner>) {
+    let lock = || inner.lock().unwrap_or_else(|p| p.into_inner());
+    let mut next = ops.recv().ok();
+    while let Some(op) = next.take() {
+        match op {
+            Op::Finish(first) => {
+                let mut batch = first;
+                // Everything already handed over goes in this round.
+                loop {
+                    match ops.try_recv() {
+                        Ok(Op::Finish(more)) => batch.extend(more),
+                        Ok(other) => {
+                            next = Some(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                let text: String = batch.iter().map(|(k, w)| line((k, w))).collect();
+                let written = file.write_all(text.as_bytes()).and_then(|()| file.sync_data());
+                if let Err(e) = written {
+                    // Logged; the deliveries stand, and at worst a restart sends them again.
+                    tracing::error!(path = %path.display(), error = %e, "recording deliveries failed");
+                }
+                let mut inner = lock();
+                for (key, window) in batch {
+                    if let Some(seq) = inner.in_flight_index.remove(&key) {
+                        inner.in_flight.remove(&seq);
+                    }
+                    inner.finished_since_outbox.push(key.clone());
+                    inner.finished.insert(key, window);
+                }
+            }
+            Op::Compact(remade, answer) => {
+                let result = compact_file(&path, &mut file, &mut lock(), remade.as_ref());
+                let _ = answer.send(result);
+            }
+            Op::Flush(answer) => {
+                let _ = answer.send(());
+            }
+        }
+        if next.is_none() {
+            next = ops.recv().ok();
+        }
+    }
+}
+
+fn compact_file(
+    path: &Path,
+    file: &mut File,
+    inner: &mut LedgerInner,
+    remade: &dyn Fn(&str, i64) -> bool,
+) -> anyhow::Result<()> {
+    let since: HashSet<&DeliveryKey> = inner.finished_since_outbox.iter().collect();
+    let kept: HashMap<DeliveryKey, DeliveryWindow> = inner
+        .finished
+        .iter()
+        .filter(|(key, (alert, end))| since.contains(key) || remade(alert, *end))
+        .map(|(k, w)| (k.clone(), w.clone()))
+        .collect();
+    let temp = path.with_extension("log.tmp");
+    let text: String = kept.iter().map(|(k, w)| line((k, w))).collect();
+    let mut out = File::create(&temp).with_context(|| format!("creating {}", temp.display()))?;
+    out.write_all(text.as_bytes()).with_context(|| format!("writing {}", temp.display()))?;
+    out.sync_all().with_context(|| format!("syncing {}", temp.display()))?;
+    fs::rename(&temp, path).with_context(|| format!("replacing {}", path.display()))?;
+    if let Some(dir) = path.parent() {
+        File::open(dir).and_then(|d| d.sync_all()).with_context(|| format!("syncing {}", dir.display()))?;
+    }
+    *file = open_append(path)?;
+    inner.finished = kept;
+    Ok(())
 }
 
 /// One finished delivery: `["notifier","id","alert",window_end_ms]` (JSON, since a key
@@ -235,9 +328,10 @@ mod tests {
         assert!(ledger.admit("hook", &note("a|1", 1)));
         assert!(!ledger.admit("hook", &note("a|1", 1)), "in flight already");
         assert!(ledger.admit("other", &note("a|1", 1)), "per notifier");
-        ledger.finish("hook", &["a|1"]).unwrap();
+        ledger.finish("hook", &["a|1"]);
+        ledger.flush();
         assert_eq!(ledger.outbox().len(), 1, "only other's is owed");
-        drop(ledger);
+        ledger.close();
         let ledger = Ledger::open(dir.path()).unwrap();
         assert!(!ledger.admit("hook", &note("a|1", 1)), "finished before the restart");
         assert!(ledger.admit("other", &note("a|1", 1)), "never finished");
@@ -250,23 +344,25 @@ mod tests {
         for (id, end) in [("w", 10), ("x", 10), ("y", 20), ("z", 30)] {
             assert!(ledger.admit("hook", &note(id, end)));
         }
-        ledger.finish("hook", &["w", "x"]).unwrap();
+        ledger.finish("hook", &["w", "x"]);
+        ledger.flush();
         let outbox = ledger.outbox();
         assert_eq!(outbox.iter().map(|e| e.notification.id.as_str()).collect::<Vec<_>>(), ["y", "z"]);
-        ledger.finish("hook", &["y"]).unwrap();
+        ledger.finish("hook", &["y"]);
         // The checkpoint evaluated through 15 except that `x`'s window is re-made.
         ledger.compact(|_, end| end > 15).unwrap();
-        drop(ledger);
+        ledger.close();
         let ledger = Ledger::open(dir.path()).unwrap();
         assert_eq!(ledger.finished_count(), 1, "w is for a window the checkpoint evaluated and was not owed");
         assert!(!ledger.admit("hook", &note("y", 20)), "y was in the saved outbox and is done");
         assert!(ledger.admit("hook", &note("z", 30)), "z is still owed");
 
         // Finished before an outbox and for a window after the checkpoint: kept.
-        ledger.finish("hook", &["z"]).unwrap();
+        ledger.finish("hook", &["z"]);
+        ledger.flush();
         let _ = ledger.outbox();
         ledger.compact(|_, end| end > 25).unwrap();
-        drop(ledger);
+        ledger.close();
         let ledger = Ledger::open(dir.path()).unwrap();
         assert!(!ledger.admit("hook", &note("z", 30)), "a restart re-makes z; it must stay finished");
         assert!(ledger.admit("hook", &note("y", 20)), "y's window is before the checkpoint: forgotten");
@@ -282,8 +378,8 @@ mod tests {
         assert_eq!(ledger.finished_count(), 1);
         assert!(!ledger.admit("hook", &note(odd, 5)));
         assert!(ledger.admit("hook", &note("d", 6)));
-        ledger.finish("hook", &["d"]).unwrap();
-        drop(ledger);
+        ledger.finish("hook", &["d"]);
+        ledger.close();
         let text = fs::read_to_string(dir.path().join("delivered.log")).unwrap();
         assert_eq!(text, format!("{first}[\"hook\",\"d\",\"a\",6]\n"), "the torn line is gone");
     }

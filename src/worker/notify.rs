@@ -168,13 +168,13 @@ impl Notifiers {
         };
         tracing::error!(notifier = %target, id = %note.id, "{failure}; notification dropped");
         (self.dead_letters)(target, note, failure);
-        finish_or_log(&self.ledger, target, &[&note.id]);
+        self.ledger.finish(target, &[&note.id]);
         self.metrics.notified(target, "dropped");
     }
 
     fn finish_logged(&self, logged: BTreeMap<&str, Vec<&str>>) {
         for (target, ids) in logged {
-            finish_or_log(&self.ledger, target, &ids);
+            self.ledger.finish(target, &ids);
             for _ in &ids {
                 self.metrics.notified(target, "sent");
             }
@@ -195,14 +195,6 @@ impl Notifiers {
                 tracing::warn!("a notifier still had deliveries pending at shutdown");
             }
         }
-    }
-}
-
-/// A ledger that cannot be written is logged and counted; the notification went out
-/// (or was given up) all the same, and at worst a restart sends it again.
-fn finish_or_log(ledger: &Ledger, notifier: &str, ids: &[&str]) {
-    if let Err(e) = ledger.finish(notifier, ids) {
-        tracing::error!(notifier, error = format!("{e:#}"), "recording deliveries failed");
     }
 }
 
@@ -240,7 +232,7 @@ fn deliver_all(
                 metrics.notified(name, "dead_letter");
             }
         }
-        finish_or_log(ledger, name, &[&note.id]);
+        ledger.finish(name, &[&note.id]);
     }
     if let Delivery::Kafka { producer, .. } = &delivery {
         let _ = producer.flush(Duration::from_secs(5));
