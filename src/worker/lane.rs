@@ -107,6 +107,9 @@ pub struct Lane {
     errors_durable: i64,
     /// Closed windows not yet in Parquet (a failed write is retried from here).
     pending: Vec<RecordBatch>,
+    /// How many of `pending` the alert hub has been handed already (a failed write
+    /// keeps them pending; they must not be evaluated twice).
+    pending_handed: usize,
     /// `qalarm_events` rows since the last checkpoint, for Qalarm streams.
     qalarm: Option<QalarmEventsBuilder>,
     /// `ingest_errors` rows since the last checkpoint.
@@ -196,6 +199,7 @@ impl Lane {
             qalarm_durable: durable(Table::QalarmEvents),
             errors_durable: durable(Table::IngestErrors),
             pending: Vec::new(),
+            pending_handed: 0,
             qalarm: is_qalarm.then(QalarmEventsBuilder::default),
             errors: IngestErrorsBuilder::default(),
             restored: checkpoint.is_some(),
@@ -321,24 +325,38 @@ impl Lane {
         shared.metrics.lane_state(&self.producer, self.engine.open_windows(), self.engine.open_cells(), age);
     }
 
+    /// Hands the closed windows to the alert hub, then writes them. Alerts go first so
+    /// that a notification does not wait for a Parquet write; that is safe across a
+    /// crash: the rows not yet written are re-emitted after the restart and make the
+    /// same notifications (same ids, delivered once by the ledger), or, if the alert
+    /// checkpoint already covers them, are ignored as evaluated.
     fn write_closed(&mut self, shared: &Shared) -> anyhow::Result<()> {
         self.pending.extend(self.engine.take_closed());
-        let kept = self.write_pending(shared)?;
         if let Some(hub) = &shared.alerts {
+            // Only rows above the store's mark: the rest are re-emissions of windows
+            // written (and read back by the hub) before a restart.
+            let mark = shared.store.high_water(Table::Aggregates, &self.producer);
+            let fresh = &self.pending[self.pending_handed..];
+            let kept: Vec<RecordBatch> = match mark {
+                None => fresh.to_vec(),
+                Some(mark) => {
+                    fresh.iter().map(|b| sinks::rows_after(Table::Aggregates, b, mark)).collect::<Result<_, _>>()?
+                }
+            };
+            self.pending_handed = self.pending.len();
             let through = (0..self.engine.rules().rules.len()).map(|rule| self.engine.closed_through(rule)).collect();
             hub.lane_flushed(&self.producer, self.generation, self.stream_id, &kept, through, crate::cli::now_ms());
         }
+        self.write_pending(shared)?;
         self.report(shared);
         Ok(())
     }
 
-    /// Writes the pending closed windows; returns the rows the store kept (not those it
-    /// dropped as written before a restart) when alerts need them.
-    fn write_pending(&mut self, shared: &Shared) -> anyhow::Result<Vec<RecordBatch>> {
+    /// Writes the pending closed windows (the store drops what it already has).
+    fn write_pending(&mut self, shared: &Shared) -> anyhow::Result<()> {
         if self.pending.is_empty() {
-            return Ok(Vec::new());
+            return Ok(());
         }
-        let durable = shared.store.high_water(Table::Aggregates, &self.producer);
         let hi = engine::batch::max_window_end(&self.pending).expect("closed windows have ends");
         let range = SeqRange { lo: self.aggregates_hi.clamp(0, hi - 1), hi };
         let outcome = shared
@@ -346,17 +364,10 @@ impl Lane {
             .write(Table::Aggregates, &self.producer, range, &self.pending)
             .with_context(|| format!("writing aggregates of {}", self.producer))?;
         shared.metrics.rows_written(Table::Aggregates, outcome.rows_written);
-        let pending = std::mem::take(&mut self.pending);
+        self.pending.clear();
+        self.pending_handed = 0;
         self.aggregates_hi = self.aggregates_hi.max(hi);
-        if shared.alerts.is_none() {
-            return Ok(Vec::new());
-        }
-        match durable {
-            None => Ok(pending),
-            Some(mark) => {
-                Ok(pending.iter().map(|b| sinks::rows_after(Table::Aggregates, b, mark)).collect::<Result<_, _>>()?)
-            }
-        }
+        Ok(())
     }
 
     /// Makes everything up to `position` durable: closed windows, per-record rows, then

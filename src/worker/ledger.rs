@@ -60,11 +60,14 @@ pub struct Ledger {
     ops: Mutex<Option<(Sender<Op>, JoinHandle<()>)>>,
 }
 
+/// `remade(alert, window_end)`: whether a restart from the checkpoint makes it again.
+type Remade = Box<dyn Fn(&str, i64) -> bool + Send>;
+
 /// Work for the sync thread, in order.
 enum Op {
     Finish(Vec<(DeliveryKey, DeliveryWindow)>),
     /// Rewrite the file (see [`Ledger::compact`]); the answer comes back.
-    Compact(Box<dyn Fn(&str, i64) -> bool + Send>, Sender<anyhow::Result<()>>),
+    Compact(Remade, Sender<anyhow::Result<()>>),
     /// Answers once everything handed over before it is durable.
     #[cfg_attr(not(test), allow(dead_code))]
     Flush(Sender<()>),
