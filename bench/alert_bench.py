@@ -89,12 +89,12 @@ class Receiver:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
 
 
-def start_worker(binary, work, log, url, timeout="5s"):
+def start_worker(binary, work, log, url, timeout="5s", flush="50ms"):
     data = os.path.join(work, "data")
     config = os.path.join(work, "worker.toml")
     with open(config, "w") as f:
         f.write(
-            f"data_dir = '{data}'\nrules = ['{work}/rules.toml']\nflush_interval = '50ms'\n"
+            f"data_dir = '{data}'\nrules = ['{work}/rules.toml']\nflush_interval = '{flush}'\n"
             f"[http]\nlisten = '127.0.0.1:0'\n"
             f"[[source]]\nkind = 'file'\npath = '{log}'\nfollow = true\npoll_interval = '10ms'\nhost = 'x'\nstream = 'app'\n"
             f"[[notifier]]\nname = 'hook'\nkind = 'webhook'\nurl = '{url}'\ntimeout = '{timeout}'\nmax_attempts = 1\n"
@@ -125,7 +125,7 @@ def latency(args):
     log = f"{work}/app.log"
     open(log, "w").close()
     receiver = Receiver()
-    proc, base = start_worker(args.binary, work, log, receiver.url)
+    proc, base = start_worker(args.binary, work, log, receiver.url, flush=args.flush)
     hosts = [f"h{i:05d}" for i in range(args.keys)]
     closed_at = {}
     expected = 0
@@ -166,6 +166,7 @@ def latency(args):
 
     return {
         "keys": args.keys,
+        "flush_interval": args.flush,
         "toggle": args.toggle,
         "windows": args.windows,
         "received": len(receiver.arrivals),
@@ -216,6 +217,7 @@ def main():
     parser.add_argument("--windows", type=int, default=6)
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--flush", default="50ms", help="the worker's flush_interval (latency)")
     args = parser.parse_args()
     if args.mode == "latency":
         print(json.dumps(latency(args), indent=2))
