@@ -183,6 +183,11 @@ struct HubState {
     /// Per reload generation: the rules it removed or changed. Rows of those from a lane
     /// still on an older generation are the old definition's: not fed.
     changed_by: BTreeMap<u64, Vec<String>>,
+    /// Rules a reload added or changed, until every lane has switched: then each skips
+    /// to the latest window start any lane gave it (before it, some lanes were not
+    /// counting). Meanwhile checkpoints do not claim them, so a restart starts them
+    /// after the table's last window instead of back-filling their history.
+    fresh: Vec<RuleId>,
     evaluator: AlertEvaluator,
     /// Per lane (producer): its stream, when it opened, and `closed_through` per rule.
     frontiers: HashMap<String, LaneFrontier>,
@@ -274,6 +279,7 @@ impl AlertHub {
             rules,
             generation: 0,
             changed_by: BTreeMap::new(),
+            fresh: Vec::new(),
             evaluator,
             frontiers: HashMap::new(),
             feeders: HashMap::new(),
@@ -319,6 +325,12 @@ impl AlertHub {
             .collect();
         let snapshot = state.evaluator.snapshot();
         state.evaluator = AlertEvaluator::restore(Arc::clone(&rules), &snapshot);
+        let fresh: Vec<RuleId> = (0..rules.rules.len())
+            .filter(|&r| {
+                state.evaluator.watches(r) && !snapshot.knows_rule(&rules.rules[r].name, &rules.rules[r].definition)
+            })
+            .collect();
+        state.fresh = fresh;
         state.changed_by.insert(generation, changed);
         state.rules = Arc::clone(&rules);
         state.generation = generation;
@@ -358,6 +370,15 @@ impl AlertHub {
         }
         let rules = Arc::clone(&state.rules);
         let all_switched = state.frontiers.values().all(|l| l.generation == state.generation);
+        if all_switched && !state.fresh.is_empty() {
+            for rule in std::mem::take(&mut state.fresh) {
+                let start =
+                    state.frontiers.values().filter_map(|l| l.closed_through.get(rule).copied().flatten()).max();
+                if let Some(t) = start {
+                    state.evaluator.skip_through(rule, t);
+                }
+            }
+        }
         let frontier = |rule: RuleId| {
             if !all_switched {
                 return None;
@@ -388,7 +409,7 @@ impl AlertHub {
         if state.dirty && state.checkpointed_at.elapsed() >= self.checkpoint_every {
             let HubState { feeders, evaluator, .. } = &mut *state;
             feeders.retain(|(rule, host, key), _| evaluator.tracks(rule, host, key));
-            self.send(Outgoing::Checkpoint(state.evaluator.snapshot().without_pending()));
+            self.send(Outgoing::Checkpoint(checkpointable(&state)));
             state.checkpointed_at = Instant::now();
             state.dirty = false;
         }
@@ -418,9 +439,15 @@ impl AlertHub {
             return;
         }
         self.send(Outgoing::Notes(notes));
-        self.send(Outgoing::Checkpoint(state.evaluator.snapshot().without_pending()));
+        self.send(Outgoing::Checkpoint(checkpointable(&state)));
         state.checkpointed_at = Instant::now();
         state.dirty = false;
+    }
+
+    /// A lane's input ended (a finite file, stdin): its windows are all in, so it no
+    /// longer holds the frontier or waits for a reload; its series stay.
+    pub fn lane_finished(&self, producer: &str) {
+        self.state().frontiers.remove(producer);
     }
 
     /// A lane went away (its partition was revoked): it no longer holds the frontier,
@@ -447,7 +474,7 @@ impl AlertHub {
     /// Checkpoints the state one last time, then stops the writer and the notifiers,
     /// giving queued notifications until `deadline`.
     pub fn close(&self, deadline: Duration) {
-        let snapshot = self.state().evaluator.snapshot().without_pending();
+        let snapshot = checkpointable(&self.state());
         self.send(Outgoing::Checkpoint(snapshot));
         let writer = self.writer.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some((tx, thread)) = writer {
@@ -551,11 +578,19 @@ impl Writer {
         for (alert, notes) in by_alert {
             let batch =
                 sinks::tables::alerts_batch(notes.iter().map(|n| alert_row(n, n.state.as_str(), &n.message, now)));
-            let hi = notes.iter().map(|n| n.window_end_ms).max().expect("non-empty");
-            // From below the lowest window end, so that the store drops what a restart
-            // re-made of what it already has.
-            let lowest = notes.iter().map(|n| n.window_end_ms).min().expect("non-empty");
-            let lo = self.written_hi.get(alert).copied().unwrap_or(i64::MIN).min(lowest.saturating_sub(1));
+            let (lo, hi) = if self.rule_of.contains_key(alert) {
+                // Rule alerts: window ends only grow. From below the lowest, so that the
+                // store drops what a restart re-made of what it already has.
+                let hi = notes.iter().map(|n| n.window_end_ms).max().expect("non-empty");
+                let lowest = notes.iter().map(|n| n.window_end_ms).min().expect("non-empty");
+                (self.written_hi.get(alert).copied().unwrap_or(i64::MIN).min(lowest.saturating_sub(1)), hi)
+            } else {
+                // SQL alerts: a row's window end may be older than the last one written
+                // (a resolve is at the run time, a firing at its row's window), so they
+                // are sequenced by the time of writing and none is taken for a repeat.
+                let mark = self.store.high_water(Table::Alerts, &format!("alert-{alert}")).unwrap_or(i64::MIN + 1);
+                (mark, now.max(mark + 1))
+            };
             match self.store.write(Table::Alerts, &format!("alert-{alert}"), SeqRange { lo, hi }, &[batch]) {
                 Ok(outcome) => {
                     self.metrics.rows_written(Table::Alerts, outcome.rows_written);
@@ -568,6 +603,16 @@ impl Writer {
             }
         }
     }
+}
+
+/// The evaluator's state as a checkpoint keeps it: without waiting windows (read back
+/// from the table on restore) and without rules a reload has not started yet.
+fn checkpointable(state: &HubState) -> AlertSnapshot {
+    let mut snapshot = state.evaluator.snapshot().without_pending();
+    for &rule in &state.fresh {
+        snapshot.forget_rule(&state.rules.rules[rule].name);
+    }
+    snapshot
 }
 
 /// Records that `producer` fed the series of `batch`'s rows.

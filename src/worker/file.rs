@@ -118,6 +118,9 @@ pub fn run(
         }
         if finished {
             tracing::info!(source = %name, "every file read to its end");
+            for f in followed.values() {
+                f.lane.finished(&shared);
+            }
             return Ok(());
         }
         if stopping {
@@ -205,5 +208,6 @@ pub fn run_stdin(
     let wall = now_ms();
     lane.checkpoint(&shared, Some(wall), wall)?;
     lane.tick(&shared, wall);
+    lane.finished(&shared);
     Ok(())
 }

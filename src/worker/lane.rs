@@ -288,7 +288,8 @@ impl Lane {
         // taken for re-emissions and dropped).
         if let Some(flushed) = self.engine.take_closed() {
             let hi = engine::batch::max_window_end(std::slice::from_ref(&flushed)).expect("closed windows have ends");
-            let producer = format!("{}-reload-{generation}", self.producer);
+            // Unique across runs too: generations restart at 0 with the process.
+            let producer = format!("{}-reload-{}", self.producer, crate::cli::now_ms());
             let outcome = shared
                 .store
                 .write(Table::Aggregates, &producer, SeqRange { lo: 0, hi }, &[flushed])
@@ -298,6 +299,14 @@ impl Lane {
         self.reported = self.engine.stats().clone();
         tracing::info!(lane = %self.producer, generation, flushed = ?gone, "lane switched to the reloaded rules");
         Ok(())
+    }
+
+    /// The lane's input is over for good (a file read to its end, stdin closed): it
+    /// no longer holds alert frontiers or reloads back.
+    pub fn finished(&self, shared: &Shared) {
+        if let Some(hub) = &shared.alerts {
+            hub.lane_finished(&self.producer);
+        }
     }
 
     /// End of a finite input: every window with data closes, and is written.

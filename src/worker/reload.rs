@@ -57,8 +57,12 @@ impl Reloader {
         let _one = self.busy.lock().unwrap_or_else(|p| p.into_inner());
         match self.compile_and_check() {
             Ok(rules) => {
-                let generation = self.shared.set_rules(Arc::clone(&rules));
+                // The hub first: a lane that switches at once must find it on the new
+                // generation (reloads are one at a time, so the number is this one's).
+                let generation = self.shared.rules().0 + 1;
                 self.hub.reload(Arc::clone(&rules), generation);
+                let set = self.shared.set_rules(Arc::clone(&rules));
+                debug_assert_eq!(set, generation);
                 self.restart_sql_alerts();
                 let mut view = super::rules_json(&rules);
                 view["generation"] = generation.into();

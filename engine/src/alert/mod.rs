@@ -221,6 +221,13 @@ impl AlertSnapshot {
         self
     }
 
+    /// Drops what the snapshot says of `rule`: a restore starts it afresh.
+    pub fn forget_rule(&mut self, rule: &str) {
+        self.rule_definitions.remove(rule);
+        self.evaluated_through.remove(rule);
+        self.pending.remove(rule);
+    }
+
     /// Whether the snapshot carries `rule`'s evaluation state (same name and definition).
     pub fn knows_rule(&self, name: &str, definition: &str) -> bool {
         self.rule_definitions.get(name).is_some_and(|d| d == definition)
