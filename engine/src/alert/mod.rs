@@ -592,7 +592,8 @@ impl AlertEvaluator {
     }
 
     /// An evaluator for `rules` carrying over what `snapshot` holds for alerts and
-    /// rules whose definitions did not change; the rest start fresh.
+    /// rules whose definitions did not change (a rule alert also needs its rule
+    /// unchanged); the rest start fresh.
     pub fn restore(rules: Arc<RuleSet>, snapshot: &AlertSnapshot) -> Self {
         let mut e = Self::new(rules);
         for rule in 0..e.rules.rules.len() {
@@ -606,7 +607,17 @@ impl AlertEvaluator {
                 e.pending[rule] = p.clone();
             }
         }
-        let all = e.alerts.iter_mut().map(|a| (&a.spec, &mut a.series));
+        // A rule alert keeps its state only if its rule is unchanged too: its series
+        // were judged on what the rule counted.
+        let rules = Arc::clone(&e.rules);
+        let all = e
+            .alerts
+            .iter_mut()
+            .filter(|a| {
+                let rule = &rules.rules[a.rule];
+                snapshot.knows_rule(&rule.name, &rule.definition)
+            })
+            .map(|a| (&a.spec, &mut a.series));
         for (spec, series) in all.chain(e.sql.iter_mut().map(|a| (&a.spec, &mut a.series))) {
             let Some(saved) = snapshot.alerts.get(&spec.name).filter(|s| s.definition == spec.definition) else {
                 continue;
