@@ -69,8 +69,15 @@ impl Notifiers {
         for config in configs {
             let delivery = match config.kind.as_str() {
                 "webhook" => Delivery::Webhook {
+                    // Every phase but name resolution is bounded by `timeout`: with a
+                    // resolve timeout, ureq resolves on a new thread for every request
+                    // (even for an IP address), which was most of a delivery's cost here.
                     agent: ureq::Agent::config_builder()
-                        .timeout_global(Some(config.timeout()?))
+                        .timeout_connect(Some(config.timeout()?))
+                        .timeout_send_request(Some(config.timeout()?))
+                        .timeout_send_body(Some(config.timeout()?))
+                        .timeout_recv_response(Some(config.timeout()?))
+                        .timeout_recv_body(Some(config.timeout()?))
                         .http_status_as_error(false)
                         .build()
                         .into(),
