@@ -105,20 +105,31 @@ impl CheckpointStore {
     /// Replaces the producer's checkpoint atomically; returns the bytes written.
     pub fn save(&self, checkpoint: &Checkpoint) -> Result<usize, SinkError> {
         let path = self.path_of(&checkpoint.producer);
-        let temp = path.with_extension("ckpt.tmp");
         let bytes = rmp_serde::to_vec_named(checkpoint).map_err(|e| SinkError::Corrupt {
             path: path.clone(),
             message: format!("cannot encode checkpoint: {e}"),
         })?;
-        let mut file = File::create(&temp).map_err(SinkError::io(&temp))?;
-        file.write_all(&bytes).map_err(SinkError::io(&temp))?;
-        file.sync_all().map_err(SinkError::io(&temp))?;
-        drop(file);
-        crate::fault::point("checkpoint.before_rename");
-        fs::rename(&temp, &path).map_err(SinkError::io(&path))?;
-        sync_dir(&self.dir)?;
+        write_atomic(&path, &bytes, Some("checkpoint.before_rename"))?;
         Ok(bytes.len())
     }
+}
+
+/// Replaces `path` with `bytes` so that a crash leaves the old content or the new,
+/// never a torn file: a `.tmp` sibling, fsynced, renamed into place, and the folder
+/// fsynced. `fault` names a fault point between the fsync and the rename (crash tests).
+pub fn write_atomic(path: &Path, bytes: &[u8], fault: Option<&str>) -> Result<(), SinkError> {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".tmp");
+    let temp = path.with_file_name(name);
+    let mut file = File::create(&temp).map_err(SinkError::io(&temp))?;
+    file.write_all(bytes).map_err(SinkError::io(&temp))?;
+    file.sync_all().map_err(SinkError::io(&temp))?;
+    drop(file);
+    if let Some(fault) = fault {
+        crate::fault::point(fault);
+    }
+    fs::rename(&temp, path).map_err(SinkError::io(path))?;
+    sync_dir(path.parent().unwrap_or(Path::new(".")))
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ pub mod memory;
 pub mod parquet;
 pub mod tables;
 
-pub use checkpoint::{Checkpoint, CheckpointStore};
+pub use checkpoint::{Checkpoint, CheckpointStore, write_atomic};
 pub use error::SinkError;
 pub use memory::{RecentBatches, RetentionConfig};
 pub use parquet::{ParquetStore, ParquetStoreConfig, SeqRange, WriteOutcome, rows_after};

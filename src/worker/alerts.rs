@@ -34,8 +34,7 @@
 //!   so that from the first notification on there is a checkpoint to come back to.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs::{self, File};
-use std::io::Write;
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -94,15 +93,8 @@ impl AlertCheckpoint {
     }
 
     fn save(&self, checkpoint_dir: &Path) -> anyhow::Result<()> {
-        let path = Self::path(checkpoint_dir);
-        let temp = path.with_extension("ckpt.tmp");
         let bytes = rmp_serde::to_vec_named(self).context("encoding the alert checkpoint")?;
-        let mut file = File::create(&temp).with_context(|| format!("creating {}", temp.display()))?;
-        file.write_all(&bytes).with_context(|| format!("writing {}", temp.display()))?;
-        file.sync_all().with_context(|| format!("syncing {}", temp.display()))?;
-        drop(file);
-        fs::rename(&temp, &path).with_context(|| format!("replacing {}", path.display()))?;
-        File::open(checkpoint_dir).and_then(|d| d.sync_all()).context("syncing the checkpoint folder")?;
+        sinks::write_atomic(&Self::path(checkpoint_dir), &bytes, None)?;
         Ok(())
     }
 }
@@ -421,11 +413,9 @@ impl AlertHub {
         state
             .evaluator
             .sql_alerts()
-            .filter_map(|spec| match &spec.kind {
-                engine::compile::AlertKind::Sql { sql, every_ms } => {
-                    Some((spec.name.clone(), sql.clone(), super::sql_alerts::every(*every_ms)))
-                }
-                _ => None,
+            .filter_map(|spec| {
+                let (sql, every_ms) = spec.kind.sql()?;
+                Some((spec.name.clone(), sql.to_string(), super::sql_alerts::every(every_ms)))
             })
             .collect()
     }

@@ -283,15 +283,8 @@ fn compact_file(
         .filter(|(key, (alert, end))| since.contains(key) || remade(alert, *end))
         .map(|(k, w)| (k.clone(), w.clone()))
         .collect();
-    let temp = path.with_extension("log.tmp");
     let text: String = kept.iter().map(|(k, w)| line((k, w))).collect();
-    let mut out = File::create(&temp).with_context(|| format!("creating {}", temp.display()))?;
-    out.write_all(text.as_bytes()).with_context(|| format!("writing {}", temp.display()))?;
-    out.sync_all().with_context(|| format!("syncing {}", temp.display()))?;
-    fs::rename(&temp, path).with_context(|| format!("replacing {}", path.display()))?;
-    if let Some(dir) = path.parent() {
-        File::open(dir).and_then(|d| d.sync_all()).with_context(|| format!("syncing {}", dir.display()))?;
-    }
+    sinks::write_atomic(path, text.as_bytes(), None)?;
     *file = open_append(path)?;
     inner.finished = kept;
     Ok(())

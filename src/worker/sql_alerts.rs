@@ -28,10 +28,7 @@ use super::metrics::Metrics;
 /// Checks every SQL alert's query against the tables (planning it, reading nothing):
 /// a bad query stops the worker at start, not at its first run.
 pub async fn check(rules: &engine::RuleSet, queries: &QueryService) -> Result<(), String> {
-    for (name, sql) in rules.alerts.iter().filter_map(|a| match &a.kind {
-        engine::compile::AlertKind::Sql { sql, .. } => Some((&a.name, sql)),
-        _ => None,
-    }) {
+    for (name, (sql, _)) in rules.alerts.iter().filter_map(|a| Some((&a.name, a.kind.sql()?))) {
         let probe = format!("SELECT * FROM ({sql}) AS alert_query LIMIT 0");
         if let Err(e) = queries.sql(&probe).await {
             return Err(format!("alert '{name}': its sql does not run: {e}"));

@@ -39,6 +39,14 @@ impl AlertKind {
             AlertKind::Sql { .. } => None,
         }
     }
+
+    /// A SQL alert's query and its period in ms; `None` for a rule alert.
+    pub fn sql(&self) -> Option<(&str, i64)> {
+        match self {
+            AlertKind::Sql { sql, every_ms } => Some((sql, *every_ms)),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
