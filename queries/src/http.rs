@@ -7,7 +7,11 @@
 //! - `GET /api/rules`: the rule set in force (and the last failed reload's error);
 //! - `GET /api/alerts[?state=firing|pending]`: alert series;
 //! - `POST /api/reload`: reload the rule files now (200 with the new version, or 400
-//!   with the error in `path:line:col` form; the old rules stay).
+//!   with the error in `path:line:col` form; the old rules stay);
+//! - `GET /api/series?rule=..&view=machine|sum|avg&metric=..&from=..&to=..[&top=..][&host=..][&key=..]`:
+//!   one rule's results as chart series ([`crate::series`]);
+//! - `GET /` and `GET /assets/*`: the page that charts them (`web/`), served without
+//!   a token: it holds no data, and asks for the token the API calls need.
 //!
 //! Invariants:
 //! - every error is a JSON body `{"error": kind, "message": text}` with the status
@@ -22,6 +26,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -70,8 +75,15 @@ pub fn router(queries: Arc<QueryService>, status: Arc<dyn WorkerStatus>, token: 
         .route("/api/rules", get(rules))
         .route("/api/alerts", get(alerts))
         .route("/api/reload", post(reload))
+        .route("/api/series", get(series))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
-    Router::new().route("/healthz", get(healthz)).merge(protected).fallback(not_found).with_state(state)
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/", get(crate::page::index))
+        .route("/assets/{*path}", get(crate::page::asset))
+        .merge(protected)
+        .fallback(not_found)
+        .with_state(state)
 }
 
 /// A JSON error body with its status.
@@ -159,6 +171,76 @@ async fn alerts(State(state): State<ApiState>, Query(params): Query<AlertParams>
         Ok(body) => (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body).into_response(),
         Err(e) => error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
     }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SeriesParams {
+    rule: String,
+    /// `machine` (default), `sum` or `avg`.
+    view: Option<String>,
+    /// `count` (default), `sum`, `avg`, `min` or `max`.
+    metric: Option<String>,
+    /// Epoch milliseconds or RFC 3339; default: an hour before `to`.
+    from: Option<String>,
+    /// Epoch milliseconds or RFC 3339; default: now.
+    to: Option<String>,
+    /// The machine view's number of hosts; default 10.
+    top: Option<usize>,
+    host: Option<String>,
+    key: Option<String>,
+}
+
+/// Epoch milliseconds, or an RFC 3339 time.
+fn parse_time(name: &str, text: &str) -> Result<i64, String> {
+    if let Ok(ms) = text.parse::<i64>() {
+        return Ok(ms);
+    }
+    datafusion::arrow::compute::kernels::cast_utils::string_to_timestamp_nanos(text)
+        .map(|ns| ns.div_euclid(1_000_000))
+        .map_err(|_| format!("{name} '{text}' is neither epoch milliseconds nor an RFC 3339 time"))
+}
+
+fn series_request(params: SeriesParams) -> Result<crate::series::SeriesRequest, String> {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let to_ms = params.to.as_deref().map(|t| parse_time("to", t)).transpose()?.unwrap_or(now_ms);
+    let from_ms = params.from.as_deref().map(|t| parse_time("from", t)).transpose()?.unwrap_or(to_ms - 3_600_000);
+    let request = crate::series::SeriesRequest {
+        rule: params.rule,
+        view: params.view.as_deref().unwrap_or("machine").parse()?,
+        metric: params.metric.as_deref().unwrap_or("count").parse()?,
+        from_ms,
+        to_ms,
+        top: params.top.unwrap_or(10),
+        host: params.host.filter(|h| !h.is_empty()),
+        key: params.key.filter(|k| !k.is_empty()),
+    };
+    request.validate()?;
+    Ok(request)
+}
+
+async fn series(State(state): State<ApiState>, params: Result<Query<SeriesParams>, QueryRejection>) -> Response {
+    let request = match params.map_err(|e| e.body_text()).and_then(|Query(p)| series_request(p)) {
+        Ok(request) => request,
+        Err(message) => return error_response(StatusCode::BAD_REQUEST, "bad_request", message),
+    };
+    let answer = match state.queries.series(&request).await {
+        Ok(answer) => answer,
+        Err(e) => return e.into_response(),
+    };
+    let Ok(mut body) = serde_json::to_value(&answer) else {
+        return error_response(StatusCode::INTERNAL_SERVER_ERROR, "encoding", "the series did not encode");
+    };
+    // The rule's window grid as it is in force (null for a rule no longer loaded), so
+    // that a chart can label its axis ("per 1m window").
+    let rules = state.status.rules();
+    let rule = rules["rules"].as_array().and_then(|r| r.iter().find(|r| r["name"] == request.rule.as_str()));
+    for field in ["window_ms", "slide_ms"] {
+        body[field] = rule.map_or(serde_json::Value::Null, |r| r[field].clone());
+    }
+    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
 }
 
 #[derive(Debug, Deserialize)]

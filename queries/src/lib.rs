@@ -18,6 +18,8 @@ mod config;
 mod error;
 pub mod http;
 pub mod output;
+mod page;
+pub mod series;
 mod service;
 pub mod views;
 

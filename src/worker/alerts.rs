@@ -507,6 +507,9 @@ impl AlertHub {
                 "streak": s.state.streak,
                 "value": s.state.last_value,
                 "window_end": engine::alert::rfc3339_ms(s.state.last_end),
+                // The windows in which `when` held, for a chart to mark.
+                "held_from": engine::alert::rfc3339_ms(s.state.streak_from),
+                "since": s.state.firing.then(|| engine::alert::rfc3339_ms(s.state.firing_since)),
                 "notifications": s.state.sent,
             }));
         }

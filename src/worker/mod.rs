@@ -117,11 +117,25 @@ fn rules_json(set: &engine::RuleSet) -> serde_json::Value {
                 "stream": set.streams[r.stream].name,
                 "window_ms": r.window.width_ms,
                 "slide_ms": r.window.slide_ms,
+                "value": r.value_label,
+                "group_by": r.key_parts.iter().map(|(name, _)| name.as_str()).collect::<Vec<_>>(),
                 "definition": r.definition,
             })
         })
         .collect();
-    let alerts: Vec<_> = set.alerts.iter().map(|a| serde_json::json!({ "name": a.name })).collect();
+    let alerts: Vec<_> = set
+        .alerts
+        .iter()
+        .map(|a| {
+            let view = match a.view {
+                engine::compile::AlertView::Machine => "machine",
+                engine::compile::AlertView::Sum => "sum",
+                engine::compile::AlertView::Avg => "avg",
+            };
+            let rule = a.kind.rule().map(|r| set.rules[r].name.as_str());
+            serde_json::json!({ "name": a.name, "rule": rule, "view": view, "severity": a.severity })
+        })
+        .collect();
     serde_json::json!({ "version": format!("{:016x}", hasher.finish()), "streams": streams, "rules": rules, "alerts": alerts })
 }
 

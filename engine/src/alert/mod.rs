@@ -102,6 +102,13 @@ pub struct SeriesState {
     pub last_value: Option<f64>,
     /// `window_end` of the last evaluation.
     pub last_end: i64,
+    /// `window_start` of the first window of the current streak (when `streak > 0`):
+    /// the windows from here to `last_end` are the ones in which `when` held.
+    #[serde(default)]
+    pub streak_from: i64,
+    /// `window_end` of the window in which the current episode fired (when `firing`).
+    #[serde(default)]
+    pub firing_since: i64,
 }
 
 /// A window's rows waiting for their rule's frontier.
@@ -479,7 +486,7 @@ impl AlertEvaluator {
                 AlertKind::Sql { .. } => false,
             };
             let value = values.get(alert.value_slot);
-            if let Some(change) = step(&alert.spec, state, holds, value, end) {
+            if let Some(change) = step(&alert.spec, state, holds, value, window.start_ms, end) {
                 out.push(notification(&alert.spec, rule_name, &key, change, value, window.start_ms, end));
             }
         }
@@ -514,12 +521,12 @@ impl AlertEvaluator {
                     let end = row.window_end_ms.unwrap_or(run_at_ms);
                     let start = row.window_start_ms.unwrap_or(end);
                     state.last_seen_end = end;
-                    if let Some(change) = step(&alert.spec, state, true, row.value, end) {
+                    if let Some(change) = step(&alert.spec, state, true, row.value, start, end) {
                         out.push(notification(&alert.spec, "", &key, change, row.value, start, end));
                     }
                 }
                 None => {
-                    if let Some(change) = step(&alert.spec, state, false, None, run_at_ms) {
+                    if let Some(change) = step(&alert.spec, state, false, None, run_at_ms, run_at_ms) {
                         out.push(notification(&alert.spec, "", &key, change, None, run_at_ms, run_at_ms));
                     }
                     alert.series.remove(&key);
@@ -634,7 +641,14 @@ impl AlertEvaluator {
 
 /// One evaluation of a series: `holds` is whether the condition held at `end`.
 /// Returns the notification it makes, if any (DESIGN.md, "Alert semantics").
-fn step(spec: &AlertSpec, state: &mut SeriesState, holds: bool, value: Option<f64>, end: i64) -> Option<AlertState> {
+fn step(
+    spec: &AlertSpec,
+    state: &mut SeriesState,
+    holds: bool,
+    value: Option<f64>,
+    start: i64,
+    end: i64,
+) -> Option<AlertState> {
     state.last_value = value;
     state.last_end = end;
     if !holds {
@@ -646,10 +660,14 @@ fn step(spec: &AlertSpec, state: &mut SeriesState, holds: bool, value: Option<f6
         state.sent = 0;
         return spec.resolve.then_some(AlertState::Resolved);
     }
+    if state.streak == 0 {
+        state.streak_from = start;
+    }
     state.streak = state.streak.saturating_add(1);
     let notify = if !state.firing {
         if state.streak >= spec.for_windows {
             state.firing = true;
+            state.firing_since = end;
             state.sent = 0;
             true
         } else {

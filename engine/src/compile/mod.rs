@@ -138,6 +138,9 @@ pub struct Rule {
     /// Whether `host` is part of the group key (else the host column is empty).
     pub host_in_key: bool,
     pub value: Option<ValueSource>,
+    /// What the value is, for people (a chart's axis): the field or capture name, or
+    /// `after…before` for a number between two strings; `None` for counting rules.
+    pub value_label: Option<String>,
     pub filter: Option<BoundExpr>,
     /// Slot of each filter variable, by the filter's own slot number.
     pub filter_slots: Vec<Slot>,
@@ -678,6 +681,11 @@ impl Compiler {
                 count_repeats: rule.count_repeats.as_ref().is_some_and(|c| *c.get_ref()),
                 key_parts,
                 host_in_key,
+                value_label: match (&value, &rule.value) {
+                    (None, _) => None,
+                    (Some(_), Some(v)) => Some(value_label(v.get_ref())),
+                    (Some(_), None) => Some("value".to_string()),
+                },
                 value,
                 filter,
                 filter_slots,
@@ -849,6 +857,7 @@ impl Compiler {
                     count_repeats: false,
                     key_parts: key_parts.clone(),
                     host_in_key,
+                    value_label: value_field.filter(|_| value.is_some()).map(str::to_string),
                     value,
                     filter,
                     filter_slots,
@@ -861,6 +870,18 @@ impl Compiler {
             });
         }
         out
+    }
+}
+
+/// A rule's `value` as people read it: `request_time`, or `cost=…ms`.
+fn value_label(value: &toml::Value) -> String {
+    match value {
+        toml::Value::String(name) => name.clone(),
+        toml::Value::Table(t) => {
+            let part = |k: &str| t.get(k).and_then(toml::Value::as_str).unwrap_or_default();
+            format!("{}…{}", part("after"), part("before"))
+        }
+        other => other.to_string(),
     }
 }
 
