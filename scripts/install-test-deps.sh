@@ -5,6 +5,9 @@ set -euo pipefail
 need_apt=()
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_apt+=(nginx)
 command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
+# The page's browser tests (tests/web_views.rs) drive Debian's chromium with playwright-core.
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
+command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "install-test-deps: apt-get install ${need_apt[*]}" >&2
     export DEBIAN_FRONTEND=noninteractive
@@ -32,3 +35,10 @@ tansu --version >/dev/null 2>&1 || {
     CARGO_PROFILE_RELEASE_DEBUG=false CARGO_PROFILE_RELEASE_STRIP=true \
         cargo install tansu --version 0.6.0 --locked --features libsql
 }
+# The page's build tools and playwright-core, exactly as web/package-lock.json pins them.
+# `npm ci` is skipped when node_modules was installed from this very lock file.
+if ! cmp -s web/package-lock.json web/node_modules/.installed-from-lock 2>/dev/null; then
+    echo "install-test-deps: npm ci (web/)" >&2
+    (cd web && npm ci --no-audit --no-fund --loglevel=error)
+    cp web/package-lock.json web/node_modules/.installed-from-lock
+fi

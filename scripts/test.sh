@@ -3,6 +3,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-test-deps.sh
+# The page's bundle (web/dist, embedded in the binary) must be what its sources build.
+web/check-dist.sh
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 status=0
