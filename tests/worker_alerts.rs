@@ -273,6 +273,34 @@ fn a_hung_webhook_does_not_hold_up_ingestion_or_the_alerts_table() {
     assert!(worker.terminate().success(), "shutdown gives the hung notifier a deadline, then exits");
 }
 
+/// A window's alerts go out when the line that closes it is read, not at the next flush
+/// tick (30 s here) nor the next checkpoint (60 s): the lane hands closed windows to the
+/// alert hub as soon as it has read what closed them.
+#[test]
+fn a_window_closed_by_a_line_notifies_without_waiting_for_the_flush_tick() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(&rules, format!("{APP_STREAM}{RULES}")).unwrap();
+    let log = dir.path().join("app.log");
+    std::fs::write(&log, log_lines(&[7], &[0])).unwrap();
+    let receiver = Receiver::start(0, false);
+    let config = worker_config(dir.path(), &rules, &log, &receiver.url, "2s");
+    let text = std::fs::read_to_string(&config).unwrap().replace("flush_interval = '100ms'", "flush_interval = '30s'");
+    std::fs::write(&config, format!("checkpoint_interval = '60s'\n{text}")).unwrap();
+    let worker = Worker::start(&config, &[]);
+    // Metrics and live windows are published on the tick too: give the 10 ms file poll
+    // ample time to read minute 0 instead.
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(receiver.requests.lock().unwrap().is_empty(), "minute 0 is still open");
+    let started = std::time::Instant::now();
+    std::fs::OpenOptions::new().append(true).open(&log).unwrap().write_all(format!("{} beat ok\n", T0 + 61).as_bytes()).unwrap();
+    wait_for("the burst notification", Duration::from_secs(10), || !receiver.accepted_ids().is_empty());
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_secs(5), "notified {waited:?} after the closing line (flush tick: 30 s)");
+    assert_eq!(receiver.accepted.lock().unwrap()[0]["alert"], "burst");
+    assert!(worker.terminate().success());
+}
+
 /// Per minute from `minutes.start`, for hosts `h00..h11`: host `j` logs 7 errors in a
 /// minute when `(minute + j) % 3 != 0` and 1 otherwise (so `burst` flaps on every host),
 /// except that `h10` and `h11` stop after minute 8 (so `silent` fires for them).

@@ -95,6 +95,7 @@ pub fn run(
                 time_ms: None,
             };
             f.lane.process(&shared, &record, now_ms());
+            f.lane.close_due(&shared, now_ms());
         }
 
         let finished = !config.follow && !read_any;

@@ -164,8 +164,20 @@ pub fn run(
     let mut next_checkpoint = Instant::now() + timing.checkpoint_interval;
     let (mut messages, mut bytes) = (0u64, 0u64);
 
+    // Messages came since the lanes last closed what was due. When the queue runs dry
+    // (a zero-timeout poll finds nothing) the lanes close their due windows at once,
+    // so alerts need not wait for the flush tick; under a steady backlog the tick does it.
+    let mut unsettled = false;
     while !stop.load(Ordering::Relaxed) {
-        if let Some(message) = consumer.poll(POLL_TIMEOUT) {
+        let timeout = if unsettled { Duration::ZERO } else { POLL_TIMEOUT };
+        let polled = consumer.poll(timeout);
+        if polled.is_none() && unsettled {
+            unsettled = false;
+            let wall = now_ms();
+            lanes.state().lanes.values_mut().for_each(|lane| lane.close_due(&shared, wall));
+        }
+        if let Some(message) = polled {
+            unsettled = true;
             match message {
                 Ok(message) => {
                     let record = KafkaRecord::of(&message);

@@ -340,6 +340,34 @@ impl Lane {
     /// same notifications (same ids, delivered once by the ledger), or, if the alert
     /// checkpoint already covers them, are ignored as evaluated.
     fn write_closed(&mut self, shared: &Shared) -> anyhow::Result<()> {
+        self.hand_closed(shared)?;
+        self.write_pending(shared)?;
+        self.report(shared);
+        Ok(())
+    }
+
+    /// Closes what the watermark has passed by now and hands it to the alert hub at
+    /// once, between flush ticks: a window's alerts need not wait up to a
+    /// `flush_interval` for its close. The Parquet write still waits for the tick (one
+    /// write per tick, not per window, when a backlog closes many).
+    pub fn close_due(&mut self, shared: &Shared, now_ms: i64) {
+        if shared.alerts.is_none() {
+            return;
+        }
+        let rules = self.engine.rules().rules.len();
+        let before: Vec<Option<i64>> = (0..rules).map(|rule| self.engine.closed_through(rule)).collect();
+        self.engine.advance(Some(now_ms));
+        if (0..rules).all(|rule| self.engine.closed_through(rule) == before[rule]) {
+            return;
+        }
+        if let Err(e) = self.hand_closed(shared) {
+            tracing::error!(lane = %self.producer, error = format!("{e:#}"), "handing closed windows to alerts failed");
+        }
+    }
+
+    /// Moves the engine's closed windows to `pending` and hands the new ones to the
+    /// alert hub (each batch once: `pending_handed`).
+    fn hand_closed(&mut self, shared: &Shared) -> anyhow::Result<()> {
         self.pending.extend(self.engine.take_closed());
         if let Some(hub) = &shared.alerts {
             // Only rows above the store's mark: the rest are re-emissions of windows
@@ -356,8 +384,6 @@ impl Lane {
             let through = (0..self.engine.rules().rules.len()).map(|rule| self.engine.closed_through(rule)).collect();
             hub.lane_flushed(&self.producer, self.generation, self.stream_id, &kept, through, crate::cli::now_ms());
         }
-        self.write_pending(shared)?;
-        self.report(shared);
         Ok(())
     }
 
