@@ -552,6 +552,9 @@ fn two_workers_in_one_group_split_the_partitions_and_together_equal_one() {
     // replay (and so to the single worker of the first test).
     assert_converges(&first, &setup.expected, Duration::from_secs(120));
     assert_converges(&second, &setup.expected, Duration::from_secs(30));
+    // One member evaluates the alerts (the single-writer alert state of the data dir).
+    let evaluates = |w: &Worker| !w.get("/api/alerts").1.contains("\"evaluated_here\":false");
+    assert!(evaluates(&first) != evaluates(&second), "exactly one member evaluates alerts");
     let read = |w: &Worker| metric(w, "logpulse_events_in_total{stream=\"nginx\"}");
     let (a, b) = (read(&first), read(&second));
     assert!(a > 0.0 && b > 0.0, "both members read: {a} and {b}");

@@ -293,7 +293,12 @@ fn a_window_closed_by_a_line_notifies_without_waiting_for_the_flush_tick() {
     std::thread::sleep(Duration::from_secs(2));
     assert!(receiver.requests.lock().unwrap().is_empty(), "minute 0 is still open");
     let started = std::time::Instant::now();
-    std::fs::OpenOptions::new().append(true).open(&log).unwrap().write_all(format!("{} beat ok\n", T0 + 61).as_bytes()).unwrap();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&log)
+        .unwrap()
+        .write_all(format!("{} beat ok\n", T0 + 61).as_bytes())
+        .unwrap();
     wait_for("the burst notification", Duration::from_secs(10), || !receiver.accepted_ids().is_empty());
     let waited = started.elapsed();
     assert!(waited < Duration::from_secs(5), "notified {waited:?} after the closing line (flush tick: 30 s)");

@@ -16,6 +16,13 @@
 //!   the order the evaluator made the notifications, so a lane's flush only pays for
 //!   the evaluation.
 //!
+//! # One evaluating worker per data dir
+//! The alert checkpoint and the delivery ledger are single-writer files, so one
+//! worker of a data dir evaluates and notifies: the one holding the `flock` on
+//! `checkpoints/alerts.lock` ([`AlertOwner`]). Other workers of the group count and
+//! store as usual but evaluate no alerts (they log it, and `/api/alerts` says so); if
+//! the owner dies, the next worker to start takes the lock over.
+//!
 //! # Exactly once across a crash
 //! - Every `checkpoint_interval` the evaluator's state (streaks, firing series,
 //!   `evaluated_through` per rule, but not the rows of windows still waiting for their
@@ -687,6 +694,32 @@ pub fn write_dead_letter(store: &ParquetStore, metrics: &Metrics, notifier: &str
         Err(e) => {
             tracing::error!(notifier, id = %note.id, error = %e, "writing a dead letter to the alerts table failed");
             metrics.failure("alerts_table");
+        }
+    }
+}
+
+/// The exclusive right to evaluate and notify alerts for a data dir: an `flock` on
+/// `checkpoints/alerts.lock`, held while this lives (the kernel drops it when the
+/// process dies, however it dies).
+pub struct AlertOwner {
+    /// Closing it releases the lock.
+    _lock: fs::File,
+}
+
+impl AlertOwner {
+    /// The lock if no other live process holds it; `None` if one does.
+    pub fn try_acquire(checkpoint_dir: &Path) -> anyhow::Result<Option<AlertOwner>> {
+        let path = checkpoint_dir.join("alerts.lock");
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(AlertOwner { _lock: file })),
+            Err(fs::TryLockError::WouldBlock) => Ok(None),
+            Err(fs::TryLockError::Error(error)) => Err(error).with_context(|| format!("locking {}", path.display())),
         }
     }
 }

@@ -88,7 +88,14 @@ impl queries::http::WorkerStatus for Status {
     }
 
     fn alerts(&self, state: Option<&str>) -> serde_json::Value {
-        self.reloader.hub.states_json(state)
+        match &self.reloader.hub {
+            Some(hub) => hub.states_json(state),
+            None => serde_json::json!({
+                "alerts": [],
+                "evaluated_here": false,
+                "message": "another worker of this data dir evaluates the alerts",
+            }),
+        }
     }
 
     fn reload(&self) -> Result<serde_json::Value, String> {
@@ -174,35 +181,54 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let live = Arc::new(LiveBoard::default());
     let notifier_configs: Vec<config::NotifierConfig> =
         loaded.config.notifiers.iter().map(|n| n.get_ref().clone()).collect();
-    let ledger = Arc::new(ledger::Ledger::open(checkpoints.dir())?);
-    let dead_letters: notify::DeadLetters = {
-        let (store, metrics) = (Arc::clone(&store), Arc::clone(&metrics));
-        Arc::new(move |notifier: &str, note: &engine::alert::Notification, error: &str| {
-            alerts::write_dead_letter(&store, &metrics, notifier, note, error)
-        })
-    };
-    let notifiers = notify::Notifiers::start(&notifier_configs, &metrics, Arc::clone(&ledger), dead_letters)?;
-    let notifier_names: Vec<String> = notifiers.names().map(str::to_string).collect();
+    // One worker of a data dir evaluates and notifies alerts (see `alerts`): the rest
+    // of a group sharing the dir counts and stores only.
+    let alert_owner = alerts::AlertOwner::try_acquire(checkpoints.dir())?;
+    let mut notifier_names: Vec<String> =
+        std::iter::once("log".to_string()).chain(notifier_configs.iter().map(|n| n.name.clone())).collect();
+    notifier_names.sort();
+    notifier_names.dedup();
     check_notifiers(&rules, &notifier_names, &loaded.file.path)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("logpulse-http")
         .enable_all()
         .build()?;
-    let hub = start_alerts(
-        alerts::HubStart {
-            rules: Arc::clone(&rules),
-            notifiers,
-            ledger,
-            store: Arc::clone(&store),
-            metrics: Arc::clone(&metrics),
-            checkpoint_dir: checkpoints.dir().to_path_buf(),
-            checkpoint_every: *loaded.config.checkpoint_interval.get_ref(),
-        },
-        &runtime,
-        data_dir,
-        &loaded.config.query,
-    )?;
+    let hub = match &alert_owner {
+        Some(_) => {
+            let ledger = Arc::new(ledger::Ledger::open(checkpoints.dir())?);
+            let dead_letters: notify::DeadLetters = {
+                let (store, metrics) = (Arc::clone(&store), Arc::clone(&metrics));
+                Arc::new(move |notifier: &str, note: &engine::alert::Notification, error: &str| {
+                    alerts::write_dead_letter(&store, &metrics, notifier, note, error)
+                })
+            };
+            let notifiers = notify::Notifiers::start(&notifier_configs, &metrics, Arc::clone(&ledger), dead_letters)?;
+            let hub = start_alerts(
+                alerts::HubStart {
+                    rules: Arc::clone(&rules),
+                    notifiers,
+                    ledger,
+                    store: Arc::clone(&store),
+                    metrics: Arc::clone(&metrics),
+                    checkpoint_dir: checkpoints.dir().to_path_buf(),
+                    checkpoint_every: *loaded.config.checkpoint_interval.get_ref(),
+                },
+                &runtime,
+                data_dir,
+                &loaded.config.query,
+            )?;
+            Some(hub)
+        }
+        None => {
+            tracing::warn!(
+                data_dir = %data_dir.display(),
+                "another worker of this data dir evaluates the alerts (it holds checkpoints/alerts.lock); \
+                 this one counts and stores, and evaluates no alerts"
+            );
+            None
+        }
+    };
     let shared = Arc::new(Shared::new(
         Arc::clone(&rules),
         Arc::clone(&store),
@@ -210,7 +236,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         Arc::clone(&metrics),
         Arc::clone(&live),
         crate::cli::machine_hostname(),
-        Some(Arc::clone(&hub)),
+        hub.clone(),
     ));
     let _compactor = store.spawn_compactor(*loaded.config.compact_interval.get_ref());
     let queries = Arc::new(queries::QueryService::new(data_dir, loaded.config.query.clone())?.with_live(live));
@@ -218,7 +244,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let reloader = Arc::new(reload::Reloader {
         loaded: Arc::clone(&loaded),
         shared: Arc::clone(&shared),
-        hub: Arc::clone(&hub),
+        hub: hub.clone(),
         metrics: Arc::clone(&metrics),
         notifier_names,
         queries: Arc::clone(&queries),
@@ -338,7 +364,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     // The sources are done, and the SQL alerts stop: no notification comes after
     // this. Queued ones get a moment.
     reloader.stop_sql_alerts();
-    hub.close(Duration::from_secs(10));
+    if let Some(hub) = &hub {
+        hub.close(Duration::from_secs(10));
+    }
+    drop(alert_owner);
     runtime.shutdown_timeout(Duration::from_secs(1));
     match failure {
         Some(e) => Err(anyhow::anyhow!(e)).context("worker stopped"),

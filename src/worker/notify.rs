@@ -114,11 +114,6 @@ impl Notifiers {
         Ok(Self { queues, log_names, threads, ledger, dead_letters, metrics: Arc::clone(metrics) })
     }
 
-    /// The names a `notify` list may use: the configured ones and `log`.
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        std::iter::once("log").chain(self.log_names.iter().chain(self.queues.keys()).map(String::as_str))
-    }
-
     /// Hands notifications to each of their notifiers, in order, without waiting.
     pub fn send_all(&self, notes: &[Notification]) {
         let mut logged: BTreeMap<&str, Vec<&str>> = BTreeMap::new();

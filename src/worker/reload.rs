@@ -36,7 +36,8 @@ pub struct Reloader {
     /// The worker config: rule globs, and the sources whose streams must stay.
     pub loaded: Arc<LoadedConfig>,
     pub shared: Arc<Shared>,
-    pub hub: Arc<AlertHub>,
+    /// `None` in a worker that does not evaluate alerts (another worker of its data dir does).
+    pub hub: Option<Arc<AlertHub>>,
     pub metrics: Arc<Metrics>,
     /// Names alerts may notify.
     pub notifier_names: Vec<String>,
@@ -60,7 +61,9 @@ impl Reloader {
                 // The hub first: a lane that switches at once must find it on the new
                 // generation (reloads are one at a time, so the number is this one's).
                 let generation = self.shared.rules().0 + 1;
-                self.hub.reload(Arc::clone(&rules), generation);
+                if let Some(hub) = &self.hub {
+                    hub.reload(Arc::clone(&rules), generation);
+                }
                 let set = self.shared.set_rules(Arc::clone(&rules));
                 debug_assert_eq!(set, generation);
                 self.restart_sql_alerts();
@@ -96,8 +99,9 @@ impl Reloader {
         for task in tasks.drain(..) {
             task.abort();
         }
+        let Some(hub) = &self.hub else { return };
         let _inside = self.runtime.enter();
-        *tasks = super::sql_alerts::spawn(&self.hub, &self.queries, &self.metrics);
+        *tasks = super::sql_alerts::spawn(hub, &self.queries, &self.metrics);
     }
 
     /// Stops the SQL alerts (shutdown).
