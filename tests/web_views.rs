@@ -204,9 +204,7 @@ fn series_equal_the_machine_sum_and_avg_views() {
     let top = series(&worker, &format!("rule=requests&view=machine&top=2&from={from}&to={to}"));
     let want: Vec<String> = sql_json(
         &worker,
-        &format!(
-            "SELECT host FROM machine_view WHERE rule = 'requests' GROUP BY host ORDER BY sum(count) DESC, host LIMIT 2"
-        ),
+        "SELECT host FROM machine_view WHERE rule = 'requests' GROUP BY host ORDER BY sum(count) DESC, host LIMIT 2",
     )
     .iter()
     .map(|r| r["host"].as_str().unwrap().to_string())

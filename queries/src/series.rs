@@ -247,13 +247,13 @@ fn columns(result: &QueryResult) -> Result<(Vec<i64>, Vec<Series>), QueryError> 
         let ends = timestamp_ms(batch, 0)?;
         let label = batch.column(1).as_string_opt::<i32>().ok_or_else(|| unexpected("label", batch))?;
         let value = batch.column(2).as_primitive_opt::<Float64Type>().ok_or_else(|| unexpected("value", batch))?;
-        for row in 0..batch.num_rows() {
+        for (row, &end) in ends.iter().enumerate() {
             let name = label.value(row);
             let slot = *index.entry(name.to_string()).or_insert_with(|| {
                 labels.push(name.to_string());
                 labels.len() - 1
             });
-            points.push((ends[row], slot, value.is_valid(row).then(|| value.value(row))));
+            points.push((end, slot, value.is_valid(row).then(|| value.value(row))));
         }
     }
     let mut times: Vec<i64> = points.iter().map(|p| p.0).collect();
