@@ -6,7 +6,7 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -59,6 +59,11 @@ struct Receiver {
     url: String,
     requests: Arc<Mutex<Vec<serde_json::Value>>>,
     accepted: Arc<Mutex<Vec<serde_json::Value>>>,
+    /// When set: an alert checkpoint file that must already hold each request's `id`
+    /// (in its outbox) when the request arrives.
+    checkpoint: Arc<Mutex<Option<PathBuf>>>,
+    /// The ids that arrived before the checkpoint held them.
+    unbacked: Arc<Mutex<Vec<String>>>,
 }
 
 impl Receiver {
@@ -74,6 +79,9 @@ impl Receiver {
         let requests = Arc::new(Mutex::new(Vec::new()));
         let accepted = Arc::new(Mutex::new(Vec::new()));
         let (all, ok) = (Arc::clone(&requests), Arc::clone(&accepted));
+        let checkpoint: Arc<Mutex<Option<PathBuf>>> = Arc::default();
+        let unbacked: Arc<Mutex<Vec<String>>> = Arc::default();
+        let (watched, early) = (Arc::clone(&checkpoint), Arc::clone(&unbacked));
         std::thread::spawn(move || {
             let mut held = Vec::new();
             for stream in listener.incoming() {
@@ -99,6 +107,14 @@ impl Receiver {
                 }
                 // A sender killed mid-request (the kill -9 tests) leaves a torn request.
                 let Ok(json) = serde_json::from_slice::<serde_json::Value>(&body) else { continue };
+                if let Some(path) = watched.lock().unwrap().as_ref() {
+                    // MessagePack keeps strings as their bytes.
+                    let id = json["id"].as_str().unwrap_or_default().to_string();
+                    let held = std::fs::read(path).unwrap_or_default();
+                    if !held.windows(id.len()).any(|w| w == id.as_bytes()) {
+                        early.lock().unwrap().push(id);
+                    }
+                }
                 let n = {
                     let mut all = all.lock().unwrap();
                     all.push(json.clone());
@@ -116,7 +132,7 @@ impl Receiver {
                 let _ = write!(stream, "HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
             }
         });
-        Receiver { url, requests, accepted }
+        Receiver { url, requests, accepted, checkpoint, unbacked }
     }
 
     fn accepted_ids(&self) -> Vec<String> {
@@ -436,6 +452,9 @@ fn a_sql_alert_fires_on_the_rows_its_query_returns_and_resolves_when_they_go() {
     lines.push_str(&format!("{} beat ok\n", T0 + 120 + 5));
     std::fs::write(&log, lines).unwrap();
     let receiver = Receiver::start(0, false);
+    // A run is not re-made after a crash, so a SQL alert's notification may go out only
+    // once a checkpoint holds it (then a kill -9 at any point neither repeats nor loses it).
+    *receiver.checkpoint.lock().unwrap() = Some(dir.path().join("data/checkpoints/alerts.ckpt"));
     let worker = Worker::start(&worker_config(dir.path(), &rules, &log, &receiver.url, "2s"), &[]);
     wait_for("the firing notification", Duration::from_secs(30), || !receiver.accepted_ids().is_empty());
     let (_, firing) = worker.get("/api/alerts?state=firing");
@@ -468,6 +487,7 @@ fn a_sql_alert_fires_on_the_rows_its_query_returns_and_resolves_when_they_go() {
     );
     let rows = worker.sql_csv("SELECT state FROM alerts WHERE alert = 'hot_host' ORDER BY at").unwrap();
     assert_eq!(rows, "state\nfiring\nresolved\n");
+    assert_eq!(*receiver.unbacked.lock().unwrap(), Vec::<String>::new(), "sent before a checkpoint held them");
     assert!(worker.terminate().success());
 
     // A query that does not run stops the worker at start, naming the alert.

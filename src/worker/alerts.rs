@@ -39,6 +39,9 @@
 //!   ([`AlertEvaluator::skip_through`]): alerts are not back-filled over history (that
 //!   is `replay --alerts`). The state is checkpointed right then, before any lane runs,
 //!   so that from the first notification on there is a checkpoint to come back to.
+//! - SQL alerts have no table to re-make a run from, so their notifications are
+//!   admitted to the ledger, checkpointed with the state that made them, and only then
+//!   handed to the notifiers ([`AlertHub::sql_observed`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
@@ -149,6 +152,9 @@ impl RecoveryQueries {
 /// Messages to the writer thread, in the evaluator's order.
 enum Outgoing {
     Notes(Vec<Notification>),
+    /// A SQL alert's notifications with the state that made them: admitted, then
+    /// checkpointed, and only then handed to the notifiers (see `sql_observed`).
+    SqlNotes(Vec<Notification>, AlertSnapshot),
     Checkpoint(AlertSnapshot),
     /// After a reload: alert name -> rule name.
     Rules(HashMap<String, String>),
@@ -427,16 +433,18 @@ impl AlertHub {
             .collect()
     }
 
-    /// A SQL alert's run returned `rows`. Its state is checkpointed right away when it
-    /// notified: a run is not re-made after a restart the way a window is.
+    /// A SQL alert's run returned `rows`. A run is not re-made after a restart the way
+    /// a window is (the tables move on, and a resolve's id carries the run time), so
+    /// its notifications go out only once a checkpoint holds both the state that made
+    /// them and them in its outbox: a crash before that sends none of them and restores
+    /// the state from before the run; a crash after it sends what the outbox owes.
     pub fn sql_observed(&self, alert: &str, run_at_ms: i64, rows: Vec<engine::alert::SqlRow>) {
         let mut state = self.state();
         let notes = state.evaluator.observe_sql(alert, run_at_ms, rows);
         if notes.is_empty() {
             return;
         }
-        self.send(Outgoing::Notes(notes));
-        self.send(Outgoing::Checkpoint(checkpointable(&state)));
+        self.send(Outgoing::SqlNotes(notes, checkpointable(&state)));
         state.checkpointed_at = Instant::now();
         state.dirty = false;
     }
@@ -532,6 +540,15 @@ impl Writer {
                     // Queued first: the table is a record, not the outbox (the alert
                     // checkpoint is), so a delivery need not wait for a Parquet write.
                     self.notifiers.send_all(&notes);
+                    self.record(&notes);
+                }
+                Outgoing::SqlNotes(notes, snapshot) => {
+                    let admitted = self.notifiers.admit_all(&notes);
+                    if let Err(e) = self.checkpoint(snapshot) {
+                        tracing::error!(error = format!("{e:#}"), "alert checkpoint failed");
+                        self.metrics.failure("alert_checkpoint");
+                    }
+                    self.notifiers.dispatch(&admitted);
                     self.record(&notes);
                 }
                 Outgoing::Rules(rule_of) => self.rule_of = rule_of,

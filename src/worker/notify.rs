@@ -116,18 +116,36 @@ impl Notifiers {
 
     /// Hands notifications to each of their notifiers, in order, without waiting.
     pub fn send_all(&self, notes: &[Notification]) {
-        let mut logged: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        let admitted = self.admit_all(notes);
+        self.dispatch(&admitted);
+    }
+
+    /// First half of [`Notifiers::send_all`]: takes each (notifier, notification) into
+    /// the ledger (so that it is in the next outbox) unless it is a re-made duplicate,
+    /// and hands nothing on yet. For a caller that must checkpoint between the two.
+    pub fn admit_all<'a>(&self, notes: &'a [Notification]) -> Vec<(&'a str, &'a Notification)> {
+        let mut admitted = Vec::new();
         for note in notes {
             for target in &note.notify {
-                self.send_one(target, note, &mut logged);
+                if self.admit(target, note) {
+                    admitted.push((target.as_str(), note));
+                }
             }
+        }
+        admitted
+    }
+
+    /// Second half of [`Notifiers::send_all`]: hands admitted notifications on.
+    pub fn dispatch(&self, admitted: &[(&str, &Notification)]) {
+        let mut logged: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for &(target, note) in admitted {
+            self.dispatch_one(target, note, &mut logged);
         }
         self.finish_logged(logged);
     }
 
     /// Queues again what a checkpoint's outbox says is owed.
     pub fn resend(&self, owed: Vec<OutboxEntry>) {
-        let mut logged: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         let owed: Vec<(String, Notification)> = owed
             .into_iter()
             .map(|e| {
@@ -140,23 +158,28 @@ impl Notifiers {
         if !owed.is_empty() {
             tracing::info!(notifications = owed.len(), "sending what the last alert checkpoint owed");
         }
-        for (target, note) in &owed {
-            self.send_one(target, note, &mut logged);
-        }
-        self.finish_logged(logged);
+        let admitted: Vec<(&str, &Notification)> =
+            owed.iter().filter(|(target, note)| self.admit(target, note)).map(|(t, n)| (t.as_str(), n)).collect();
+        self.dispatch(&admitted);
     }
 
-    fn send_one<'a>(&self, target: &'a str, note: &'a Notification, logged: &mut BTreeMap<&'a str, Vec<&'a str>>) {
+    /// Whether `note` is for a known notifier and new to the ledger (then it is in
+    /// flight from now on).
+    fn admit(&self, target: &str, note: &Notification) -> bool {
         if target != "log" && !self.log_names.contains(target) && !self.queues.contains_key(target) {
             // The alerts' `notify` names are checked at start; an outbox may name a
             // notifier that is no longer configured.
             tracing::warn!(notifier = target, id = %note.id, "no such notifier any more; notification dropped");
-            return;
+            return false;
         }
         if !self.ledger.admit(target, note) {
             self.metrics.notified(target, "duplicate");
-            return;
+            return false;
         }
+        true
+    }
+
+    fn dispatch_one<'a>(&self, target: &'a str, note: &'a Notification, logged: &mut BTreeMap<&'a str, Vec<&'a str>>) {
         if target == "log" || self.log_names.contains(target) {
             log(note);
             logged.entry(target).or_default().push(&note.id);
