@@ -574,14 +574,7 @@ impl Writer {
             written_at_ms: crate::cli::now_ms(),
         };
         checkpoint.save(&self.checkpoint_dir)?;
-        // A restart from this checkpoint re-makes what comes after each rule's
-        // evaluation point (all of a rule that evaluated nothing yet).
-        let evaluated: HashMap<String, i64> = self
-            .rule_of
-            .iter()
-            .filter_map(|(alert, rule)| Some((alert.clone(), *checkpoint.evaluator.evaluated_through.get(rule)?)))
-            .collect();
-        self.ledger.compact(move |alert, window_end| evaluated.get(alert).is_none_or(|&t| window_end > t))
+        self.ledger.compact(remade_after(&self.rule_of, &checkpoint.evaluator.evaluated_through))
     }
 
     /// Writes notifications to the `alerts` table, one producer per alert. A failed
@@ -657,6 +650,23 @@ fn note_feeders(
         if !lanes.iter().any(|l| l == producer) {
             lanes.push(producer.to_string());
         }
+    }
+}
+
+/// Whether a restart from a checkpoint with `evaluated_through` (per rule) can make the
+/// notification of `alert` for the window ending at `window_end` again: one of a rule
+/// alert after its rule's evaluation point (any, if the rule evaluated nothing yet).
+/// Never one of a SQL alert (a run is not repeated; what it owes is in the outbox) nor
+/// of an alert that is no longer in the rules.
+fn remade_after(
+    rule_of: &HashMap<String, String>,
+    evaluated_through: &BTreeMap<String, i64>,
+) -> impl Fn(&str, i64) -> bool + Send + 'static {
+    let evaluated: HashMap<String, Option<i64>> =
+        rule_of.iter().map(|(alert, rule)| (alert.clone(), evaluated_through.get(rule).copied())).collect();
+    move |alert, window_end| match evaluated.get(alert) {
+        None => false,
+        Some(through) => through.is_none_or(|t| window_end > t),
     }
 }
 
@@ -738,5 +748,23 @@ impl AlertOwner {
             Err(fs::TryLockError::WouldBlock) => Ok(None),
             Err(fs::TryLockError::Error(error)) => Err(error).with_context(|| format!("locking {}", path.display())),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compaction_forgets_sql_and_removed_alerts_and_keeps_what_a_restart_remakes() {
+        let rule_of: HashMap<String, String> =
+            [("hot", "errors"), ("new", "fresh")].iter().map(|(a, r)| (a.to_string(), r.to_string())).collect();
+        let through: BTreeMap<String, i64> = [("errors".to_string(), 600)].into_iter().collect();
+        let remade = remade_after(&rule_of, &through);
+        assert!(!remade("hot", 600), "evaluated: the restored state never judges it again");
+        assert!(remade("hot", 660), "after the evaluation point: made again");
+        assert!(remade("new", 0), "a rule that evaluated nothing yet: all of it");
+        assert!(!remade("sql_alert", i64::MAX), "a SQL alert's runs are not repeated");
+        assert!(!remade("removed", i64::MAX), "an alert gone from the rules makes nothing");
     }
 }

@@ -17,7 +17,8 @@
 //!   restart from that checkpoint could still meet: what was finished since its outbox
 //!   was taken (that outbox may hold it), and anything for a window after the
 //!   checkpoint's evaluation point of its rule (a restart makes those again). The
-//!   rest is for windows the restored state will never evaluate again. So the log
+//!   rest is for windows the restored state will never evaluate again, or of SQL
+//!   alerts (a run is never repeated) and alerts gone from the rules. So the log
 //!   stays small.
 //!
 //! The remaining gap is the moment between a webhook's 2xx and the fsync of its line

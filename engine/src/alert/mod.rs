@@ -514,6 +514,13 @@ impl AlertEvaluator {
             }
         }
         let keys: BTreeSet<SeriesKey> = alert.series.keys().chain(latest.keys()).cloned().collect();
+        // A row's window can stay the same over several runs (the latest window of a
+        // query that has not moved on), and a series can fire, resolve and fire again, or
+        // repeat, within it. Each run notifies at most once per series, so the run time
+        // makes every SQL notification's id its own; without it a second firing in the
+        // same window would repeat the first one's id and be dropped as delivered.
+        let run_suffix = format!("|run={run_at_ms}");
+        let first = out.len();
         for key in keys {
             let state = alert.series.entry(key.clone()).or_default();
             match latest.get(&key) {
@@ -532,6 +539,9 @@ impl AlertEvaluator {
                     alert.series.remove(&key);
                 }
             }
+        }
+        for note in &mut out[first..] {
+            note.id.push_str(&run_suffix);
         }
         out
     }

@@ -414,6 +414,35 @@ fn a_sql_alert_fires_per_returned_series_and_resolves_when_it_disappears() {
     );
 }
 
+/// A SQL series that fires, resolves and fires again in the same row window gets a new
+/// id each time: ids are what the delivery ledger deduplicates on.
+#[test]
+fn a_sql_alert_firing_again_in_the_same_window_has_a_new_id() {
+    let text =
+        format!("{STREAM_AND_RULES}\n[[alert]]\nname = \"hot\"\nsql = \"SELECT host, value FROM t\"\nevery = \"1m\"\n");
+    let rules = Arc::new(compile(&[SourceFile::new("a.toml", &text)]).unwrap());
+    let mut evaluator = AlertEvaluator::new(Arc::clone(&rules));
+    let window_end = T0 * 1000;
+    let row = || super::SqlRow {
+        host: "a".to_string(),
+        key: String::new(),
+        value: Some(1.0),
+        window_start_ms: Some(window_end - 60_000),
+        window_end_ms: Some(window_end),
+    };
+    let minute = |i: i64| (T0 + 60 * i) * 1000;
+    let runs: Vec<Vec<super::SqlRow>> = vec![vec![row()], vec![], vec![row()], vec![row()], vec![row()]];
+    let mut notes = Vec::new();
+    for (i, rows) in runs.into_iter().enumerate() {
+        notes.extend(evaluator.observe_sql("hot", minute(i as i64), rows));
+    }
+    let states: Vec<&str> = notes.iter().map(|n| n.state.as_str()).collect();
+    assert_eq!(states, ["firing", "resolved", "firing"], "fire, resolve, fire again; then it holds");
+    let ids: std::collections::BTreeSet<&str> = notes.iter().map(|n| n.id.as_str()).collect();
+    assert_eq!(ids.len(), notes.len(), "every notification has its own id: {notes:#?}");
+    assert!(notes.iter().all(|n| n.id.starts_with("hot|a||")), "alert|host|key|window_end|state|run=..: {notes:#?}");
+}
+
 /// A series whose input moved to another worker is dropped without a notification,
 /// and its silence here is then not `absent`.
 #[test]
