@@ -131,6 +131,53 @@ fn garbage_between_events_changes_nothing_else() {
     assert!(stderr.contains("decode: 11"), "each garbage run is one decode error: {stderr}");
 }
 
+/// `replay --out` stores every event in `qalarm_events` as Parquet, and DuckDB reads
+/// the same rows as `logpulse sql` does, group by group.
+#[test]
+fn replay_out_stores_every_event_and_duckdb_reads_the_same_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, want) = expected(dir.path(), 2_000, 13);
+    let data = dir.path().join("data");
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(&rules, RULES).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_logpulse"))
+        .args(["replay", "-r"])
+        .arg(&rules)
+        .args(["-s", "qalarm", "--out"])
+        .arg(&data)
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "replay --out failed: {}", String::from_utf8_lossy(&out.stderr));
+    let per_group = "SELECT coalesce(project, '') AS p, coalesce(module, '') AS m, coalesce(code, '') AS c, \
+                     coalesce(env, '') AS e, count(*) AS n FROM qalarm_events GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4";
+    let logpulse = Command::new(env!("CARGO_BIN_EXE_logpulse"))
+        .args(["sql", "-d"])
+        .arg(&data)
+        .args([per_group, "--format", "csv"])
+        .output()
+        .unwrap();
+    assert!(logpulse.status.success(), "{}", String::from_utf8_lossy(&logpulse.stderr));
+    let logpulse: Vec<String> =
+        String::from_utf8(logpulse.stdout).unwrap().lines().skip(1).map(str::to_string).collect();
+    let script = format!(
+        "import csv, sys, duckdb\n\
+         con = duckdb.connect()\n\
+         con.execute(\"CREATE VIEW qalarm_events AS SELECT * FROM read_parquet('{}/qalarm_events/**/*.parquet')\")\n\
+         w = csv.writer(sys.stdout, lineterminator='\\n')\n\
+         for row in con.execute(sys.argv[1]).fetchall():\n    w.writerow(row)\n",
+        data.display()
+    );
+    let duckdb = Command::new("python3").arg("-c").arg(script).arg(per_group).output().unwrap();
+    assert!(duckdb.status.success(), "DuckDB: {}", String::from_utf8_lossy(&duckdb.stderr));
+    let duckdb: Vec<String> = String::from_utf8(duckdb.stdout).unwrap().lines().map(str::to_string).collect();
+    assert_eq!(logpulse, duckdb, "logpulse sql and DuckDB read the same groups");
+    let total: u64 = duckdb.iter().map(|l| l.rsplit(',').next().unwrap().parse::<u64>().unwrap()).sum();
+    assert_eq!(total, 2_000, "every event is stored once");
+    assert_eq!(total, want.values().sum::<u64>());
+    assert!(duckdb.len() > 20, "the events spread over many groups: {}", duckdb.len());
+}
+
 /// Qalarm's strategy `limit = [repeat, during, threshold]`, as DESIGN.md writes it
 /// (`window = during`, `when = "count >= threshold"`, `for = repeat`), backtested by
 /// `replay --alerts` over events from Python's msgpack; the expected alarms come from

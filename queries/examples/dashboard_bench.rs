@@ -46,7 +46,12 @@ fn main() {
     let runs: usize = args.get(2).map_or(7, |v| v.parse().expect("RUNS"));
     // LOGPULSE_BENCH_PARTITIONS=N sets the parallelism inside a query (default: one per core).
     let target_partitions = std::env::var("LOGPULSE_BENCH_PARTITIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
-    let config = QueryConfig { memory_limit: 4 << 30, target_partitions, ..QueryConfig::default() };
+    // LOGPULSE_BENCH_SINGLE_PARTITION_ROWS=N sets `single_partition_rows` (0 turns it off).
+    let defaults = QueryConfig::default();
+    let single_partition_rows = std::env::var("LOGPULSE_BENCH_SINGLE_PARTITION_ROWS")
+        .ok()
+        .map_or(defaults.single_partition_rows, |v| v.parse().expect("LOGPULSE_BENCH_SINGLE_PARTITION_ROWS"));
+    let config = QueryConfig { memory_limit: 4 << 30, target_partitions, single_partition_rows, ..defaults };
     let service = QueryService::new(dir, config).unwrap();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     for q in list {

@@ -16,8 +16,15 @@ pub struct QueryConfig {
     pub max_result_bytes: usize,
     /// Queries running at once; the rest wait their turn (their timeout runs meanwhile).
     pub max_concurrent: usize,
-    /// Threads of parallelism inside one query; 0 means one per core.
+    /// Threads of parallelism inside one query; 0 means one per core. Small queries run
+    /// on one (`single_partition_rows`).
     pub target_partitions: usize,
+    /// A query whose scans can read at most this many rows runs on one partition,
+    /// whatever `target_partitions` says: splitting a small scan across cores costs
+    /// more than it saves. The rows are counted before the query runs: those of every
+    /// Parquet file that the query's filters do not rule out by the file's statistics,
+    /// plus the rows in memory. 0 turns this off.
+    pub single_partition_rows: u64,
 }
 
 impl Default for QueryConfig {
@@ -28,6 +35,7 @@ impl Default for QueryConfig {
             max_result_bytes: 256 << 20,
             max_concurrent: 4,
             target_partitions: 0,
+            single_partition_rows: 200_000,
         }
     }
 }

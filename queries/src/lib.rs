@@ -17,8 +17,10 @@
 mod config;
 mod error;
 pub mod http;
+mod merge_aggregates;
 pub mod output;
 mod page;
+mod scan_size;
 pub mod series;
 mod service;
 pub mod views;

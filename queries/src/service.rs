@@ -12,11 +12,14 @@ use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::memory_pool::{GreedyMemoryPool, TrackConsumersPool};
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::logical_expr::LogicalPlan;
+use datafusion::physical_plan::execute_stream;
 use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
 use futures::StreamExt;
 use sinks::{RecentBatches, Table};
 use tokio::sync::Semaphore;
 
+use crate::merge_aggregates::MergeNestedAggregates;
+use crate::scan_size::{ScanRows, scan_rows};
 use crate::{QueryConfig, QueryError, views};
 
 /// The open windows of a running worker, for `live_aggregates`.
@@ -96,11 +99,21 @@ impl QueryService {
     async fn run(&self, sql: &str) -> Result<QueryResult, QueryError> {
         let _permit = self.permits.acquire().await.map_err(|e| QueryError::Execution(e.to_string()))?;
         let ctx = self.context().await?;
-        let plan = ctx.state().create_logical_plan(sql).await?;
+        let mut state = ctx.state();
+        let plan = state.create_logical_plan(sql).await?;
         refuse_writes(&plan)?;
-        let frame = ctx.execute_logical_plan(plan).await?;
-        let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
-        let mut stream = frame.execute_stream().await?;
+        let plan = state.optimize(&plan)?;
+        if self.config.single_partition_rows > 0 && state.config().target_partitions() > 1 {
+            // A scan small enough runs on one partition (see `scan_size`).
+            if let ScanRows::AtMost(rows) = scan_rows(&state, &plan).await?
+                && rows <= self.config.single_partition_rows
+            {
+                state.config_mut().options_mut().execution.target_partitions = 1;
+            }
+        }
+        let physical = state.query_planner().create_physical_plan(&plan, &state).await?;
+        let schema: SchemaRef = physical.schema();
+        let mut stream = execute_stream(physical, state.task_ctx())?;
         let mut batches = Vec::new();
         let mut bytes = 0usize;
         while let Some(batch) = stream.next().await {
@@ -142,6 +155,8 @@ impl QueryService {
         // Keeping it as a per-group set of distinct hosts is 8x faster on the dashboard
         // benchmark (BENCHMARKS.md, "Dashboard queries").
         ctx.remove_optimizer_rule("single_distinct_aggregation_to_group_by");
+        // Aggregates over the views' merge re-aggregate in one pass (see `merge_aggregates`).
+        ctx.add_optimizer_rule(Arc::new(MergeNestedAggregates));
 
         for table in [Table::Alerts, Table::QalarmEvents, Table::IngestErrors] {
             ctx.register_table(table.name(), stored_table(&self.data_dir, table)?)?;

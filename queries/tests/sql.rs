@@ -273,3 +273,172 @@ async fn empty_data_dir_has_every_table_and_view() {
         assert_eq!(r.num_rows(), 1);
     }
 }
+
+/// The physical plan of `sql`, as `EXPLAIN` prints it.
+async fn physical_plan(s: &QueryService, sql: &str) -> String {
+    let result = s.sql(&format!("EXPLAIN {sql}")).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let mut plan = String::new();
+    for b in &result.batches {
+        let kinds =
+            datafusion::arrow::compute::cast(b.column(0), &datafusion::arrow::datatypes::DataType::Utf8).unwrap();
+        let texts =
+            datafusion::arrow::compute::cast(b.column(1), &datafusion::arrow::datatypes::DataType::Utf8).unwrap();
+        for i in 0..b.num_rows() {
+            if kinds.as_string::<i32>().value(i) == "physical_plan" {
+                plan.push_str(texts.as_string::<i32>().value(i));
+            }
+        }
+    }
+    assert!(!plan.is_empty(), "no physical plan for {sql}");
+    plan
+}
+
+#[tokio::test]
+async fn a_query_that_can_read_few_rows_runs_on_one_partition() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ParquetStoreConfig::default().build(dir.path()).unwrap();
+    // Three hours, one file each, 2 rules x 3 hosts x 60 windows = 360 rows per file.
+    for hour in 0..3 {
+        let mut rows = Vec::new();
+        for w in hour * 60..(hour + 1) * 60 {
+            for rule in ["requests", "errors"] {
+                for host in ["h1", "h2", "h3"] {
+                    rows.push(row(rule, w, host, "", (w % 7 + 1) as u64, None));
+                }
+            }
+        }
+        let range = SeqRange { lo: T0 + hour * 60 * MIN, hi: T0 + (hour + 1) * 60 * MIN };
+        store.write(Table::Aggregates, "p", range, &[batch(&rows)]).unwrap();
+    }
+    let last_hour = "SELECT host, sum(count) AS n FROM machine_view
+                     WHERE rule = 'errors' AND window_start >= TIMESTAMP '2026-11-26 02:00:00'
+                     GROUP BY host ORDER BY n DESC, host";
+    let whole_day =
+        "SELECT host, sum(count) AS n FROM machine_view WHERE rule = 'errors' GROUP BY host ORDER BY n DESC, host";
+    let with = |single_partition_rows| {
+        let config = QueryConfig { target_partitions: 4, single_partition_rows, ..QueryConfig::default() };
+        QueryService::new(dir.path(), config).unwrap()
+    };
+    // 360 rows can be read (one file: the rule filter cannot rule a file out, the time
+    // filter rules out the other two), 1,080 without the time filter.
+    let small = with(400);
+    let plan = physical_plan(&small, last_hour).await;
+    assert!(!plan.contains("RepartitionExec"), "one partition expected:\n{plan}");
+    let plan = physical_plan(&small, whole_day).await;
+    assert!(plan.contains("RepartitionExec"), "three files, 1,080 rows: every partition expected:\n{plan}");
+    let off = with(0);
+    let plan = physical_plan(&off, last_hour).await;
+    assert!(plan.contains("RepartitionExec"), "0 turns it off:\n{plan}");
+    let at_bound = with(360);
+    assert!(!physical_plan(&at_bound, last_hour).await.contains("RepartitionExec"), "at most 360 rows: one partition");
+    let below = with(359);
+    assert!(physical_plan(&below, last_hour).await.contains("RepartitionExec"), "over 359 rows: every partition");
+    // The answer does not depend on the partitioning.
+    for sql in [last_hour, whole_day] {
+        let one = small.sql(sql).await.unwrap();
+        let many = off.sql(sql).await.unwrap();
+        let hosts = |r: &queries::QueryResult| -> Vec<(String, u64)> {
+            r.batches
+                .iter()
+                .flat_map(|b| {
+                    let host = b.column(0).as_string::<i32>().clone();
+                    let n = b.column(1).as_primitive::<UInt64Type>().clone();
+                    (0..b.num_rows()).map(move |i| (host.value(i).to_string(), n.value(i))).collect::<Vec<_>>()
+                })
+                .collect()
+        };
+        assert_eq!(hosts(&one), hosts(&many), "{sql}");
+        assert_eq!(hosts(&one).len(), 3);
+    }
+}
+
+#[tokio::test]
+async fn rows_in_memory_count_toward_the_partitioning() {
+    let dir = tempfile::tempdir().unwrap();
+    let retention = RetentionConfig { max_age: Duration::from_secs(86_400), max_bytes: 1 << 30 };
+    let recent = Arc::new(Mutex::new(retention.build("window_end", 0).unwrap()));
+    let rows: Vec<_> = (0..100).map(|w| row("r", w, "h", "", 1, None)).collect();
+    recent.lock().unwrap().push(batch(&rows));
+    let with = |single_partition_rows| {
+        let config = QueryConfig { target_partitions: 4, single_partition_rows, ..QueryConfig::default() };
+        QueryService::new(dir.path(), config).unwrap().with_recent(Arc::clone(&recent))
+    };
+    let sql = "SELECT host, sum(count) FROM machine_view GROUP BY host";
+    assert!(!physical_plan(&with(100), sql).await.contains("RepartitionExec"));
+    assert!(physical_plan(&with(99), sql).await.contains("RepartitionExec"));
+}
+
+/// Every row of `sql`'s answer as text, columns joined by `|`.
+async fn rows_text(s: &QueryService, sql: &str) -> Vec<String> {
+    let result = s.sql(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    let mut out = Vec::new();
+    for b in &result.batches {
+        let columns: Vec<_> = b
+            .columns()
+            .iter()
+            .map(|c| datafusion::arrow::compute::cast(c, &datafusion::arrow::datatypes::DataType::Utf8).unwrap())
+            .collect();
+        for i in 0..b.num_rows() {
+            let cells: Vec<String> = columns
+                .iter()
+                .map(|c| if c.is_null(i) { "NULL".to_string() } else { c.as_string::<i32>().value(i).to_string() })
+                .collect();
+            out.push(cells.join("|"));
+        }
+    }
+    out
+}
+
+/// An aggregate over `machine_view` that only re-adds, re-mins or re-maxes runs as one
+/// aggregate, and answers what the two-level aggregate answers (the same query with a
+/// `count(*)` of merged groups added, which the rewrite leaves alone, is the reference).
+#[tokio::test]
+async fn re_aggregating_a_view_runs_as_one_aggregate_with_the_same_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    two_lanes(dir.path());
+    let s = service(dir.path());
+    let aggregates_in = |plan: &str| plan.matches("AggregateExec").count();
+    let cases = [
+        ("host", "sum(count) AS a, sum(sum) AS b, min(min) AS c, max(max) AS d", "GROUP BY host ORDER BY host"),
+        ("rule, host", "sum(count) AS a, min(min) AS c, max(max) AS d", "GROUP BY rule, host ORDER BY rule, host"),
+        ("rule", "max(max) AS d, sum(count) AS a", "WHERE host = 'h1' GROUP BY rule ORDER BY rule"),
+        ("", "sum(count) AS a, sum(sum) AS b, min(min) AS c, max(max) AS d", ""),
+    ];
+    for (keys, values, rest) in cases {
+        let select = if keys.is_empty() { values.to_string() } else { format!("{keys}, {values}") };
+        let merged = format!("SELECT {select} FROM machine_view {rest}");
+        let reference = format!("SELECT {select}, count(*) AS merged_groups FROM machine_view {rest}");
+        let plan = physical_plan(&s, &merged).await;
+        assert_eq!(aggregates_in(&plan), 1, "one aggregate for {merged}:\n{plan}");
+        assert_eq!(aggregates_in(&physical_plan(&s, &reference).await), 2, "two levels for {reference}");
+        let want: Vec<String> = rows_text(&s, &reference)
+            .await
+            .into_iter()
+            .map(|row| row.rsplit_once('|').unwrap().0.to_string())
+            .collect();
+        assert!(!want.is_empty());
+        assert_eq!(rows_text(&s, &merged).await, want, "{merged}");
+    }
+    // Hand-computed: h1 has latency 2 + 3 (two lanes) and status 4 + 1 + 2; h2 latency 1.
+    assert_eq!(
+        rows_text(
+            &s,
+            "SELECT host, sum(count) AS n, min(min) AS lo, max(max) AS hi FROM machine_view GROUP BY host ORDER BY host"
+        )
+        .await,
+        ["h1|12|3.0|15.0", "h2|1|4.0|4.0"]
+    );
+    // Not rewritten: an average of averages, a grouping on an aggregated value, a filter on one.
+    for sql in [
+        "SELECT host, avg(avg) FROM machine_view GROUP BY host",
+        "SELECT count, sum(count) FROM machine_view GROUP BY count",
+        "SELECT host, sum(count) FROM machine_view WHERE count > 1 GROUP BY host",
+    ] {
+        assert_eq!(aggregates_in(&physical_plan(&s, sql).await), 2, "{sql} keeps both levels");
+    }
+    assert_eq!(
+        rows_text(&s, "SELECT host, sum(count) FROM machine_view WHERE count > 1 GROUP BY host ORDER BY host").await,
+        ["h1|11"],
+        "h1: latency 5 and status=200 6 pass, status=500 (1) does not; h2 (1) does not"
+    );
+}
