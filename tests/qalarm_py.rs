@@ -47,16 +47,22 @@ fn expected(dir: &Path, n: usize, seed: u64) -> (std::path::PathBuf, Counts) {
     (out, counts)
 }
 
+/// `logpulse replay -r RULES -s qalarm EXTRA... INPUT`.
+fn replay_qalarm(rules: &Path, input: &Path, extra: &[&std::ffi::OsStr]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_logpulse"))
+        .args(["replay", "-r"])
+        .arg(rules)
+        .args(["-s", "qalarm"])
+        .args(extra)
+        .arg(input)
+        .output()
+        .unwrap()
+}
+
 fn replay(dir: &Path, input: &Path) -> (Counts, String) {
     let rules = dir.join("rules.toml");
     std::fs::write(&rules, RULES).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_logpulse"))
-        .args(["replay", "-r"])
-        .arg(&rules)
-        .args(["-s", "qalarm"])
-        .arg(input)
-        .output()
-        .unwrap();
+    let out = replay_qalarm(&rules, input, &[]);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "replay failed: {stderr}");
     let mut reader = csv::Reader::from_reader(&out.stdout[..]);
@@ -140,14 +146,7 @@ fn replay_out_stores_every_event_and_duckdb_reads_the_same_table() {
     let data = dir.path().join("data");
     let rules = dir.path().join("rules.toml");
     std::fs::write(&rules, RULES).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_logpulse"))
-        .args(["replay", "-r"])
-        .arg(&rules)
-        .args(["-s", "qalarm", "--out"])
-        .arg(&data)
-        .arg(&input)
-        .output()
-        .unwrap();
+    let out = replay_qalarm(&rules, &input, &["--out".as_ref(), data.as_os_str()]);
     assert!(out.status.success(), "replay --out failed: {}", String::from_utf8_lossy(&out.stderr));
     let per_group = "SELECT coalesce(project, '') AS p, coalesce(module, '') AS m, coalesce(code, '') AS c, \
                      coalesce(env, '') AS e, count(*) AS n FROM qalarm_events GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4";
@@ -234,14 +233,7 @@ print(json.dumps(alarms))
     )
     .unwrap();
     let alerts = dir.path().join("alerts.jsonl");
-    let out = Command::new(env!("CARGO_BIN_EXE_logpulse"))
-        .args(["replay", "-r"])
-        .arg(&rules)
-        .args(["-s", "qalarm", "--alerts"])
-        .arg(&alerts)
-        .arg(&events)
-        .output()
-        .unwrap();
+    let out = replay_qalarm(&rules, &events, &["--alerts".as_ref(), alerts.as_os_str()]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let notes: Vec<serde_json::Value> =
         std::fs::read_to_string(&alerts).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();

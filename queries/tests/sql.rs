@@ -442,3 +442,27 @@ async fn re_aggregating_a_view_runs_as_one_aggregate_with_the_same_answer() {
         "h1: latency 5 and status=200 6 pass, status=500 (1) does not; h2 (1) does not"
     );
 }
+
+/// A series answer lists the first 200 group keys in order, however many there are.
+#[tokio::test]
+async fn series_list_the_first_keys_in_order() {
+    use queries::series::{Metric, SeriesRequest, View};
+    let dir = tempfile::tempdir().unwrap();
+    let store = ParquetStoreConfig::default().build(dir.path()).unwrap();
+    let keys: Vec<String> = (0..250).rev().map(|i| format!("path=/p{i:03}")).collect();
+    let rows: Vec<_> = keys.iter().map(|k| row("hits", 0, "h1", k, 1, None)).collect();
+    store.write(Table::Aggregates, "p", SeqRange { lo: 0, hi: T0 + MIN }, &[batch(&rows)]).unwrap();
+    let request = SeriesRequest {
+        rule: "hits".into(),
+        view: View::Sum,
+        metric: Metric::Count,
+        from_ms: T0 - MIN,
+        to_ms: T0 + MIN,
+        top: 10,
+        host: None,
+        key: None,
+    };
+    let answer = service(dir.path()).series(&request).await.unwrap();
+    let want: Vec<String> = (0..200).map(|i| format!("path=/p{i:03}")).collect();
+    assert_eq!(answer.keys, want);
+}
