@@ -17,7 +17,9 @@
 //!   index. Rows in memory tables count whole. Row filters applied while decoding can
 //!   only drop more, so the count is an upper bound.
 //! - **Unknown is large.** A scan over a provider this module does not know makes the
-//!   count [`ScanRows::Unknown`], and the query keeps its full parallelism.
+//!   count [`ScanRows::Unknown`], and the query keeps its full parallelism; so does an
+//!   error while counting (the service ignores it: the count is only a tuning step).
+//! - **Bounded work.** Counting stops as soon as it passes the limit it is asked about.
 //! - **No extra reads for known files.** Footers and page indexes come from the
 //!   service's shared metadata cache, where the scans of earlier queries left them; a
 //!   file no query has opened yet is read once, and cached for the scan that follows.
@@ -49,6 +51,8 @@ use crate::QueryError;
 pub enum ScanRows {
     /// At most this many rows, summed over every scan of the plan.
     AtMost(u64),
+    /// More than this many (counting stopped there).
+    MoreThan(u64),
     /// Some scan could not be bounded.
     Unknown,
 }
@@ -63,8 +67,9 @@ impl ScanRows {
 }
 
 /// The rows the scans of `plan` (an optimized logical plan, so that filters sit in its
-/// table scans) can read at most.
-pub async fn scan_rows(state: &SessionState, plan: &LogicalPlan) -> Result<ScanRows, QueryError> {
+/// table scans) can read at most. Counting stops once it passes `limit`: the answer is
+/// then [`ScanRows::MoreThan`], so a large query reads no more footers than it must.
+pub async fn scan_rows(state: &SessionState, plan: &LogicalPlan, limit: u64) -> Result<ScanRows, QueryError> {
     let mut scans = Vec::new();
     plan.apply_with_subqueries(|node| {
         if let LogicalPlan::TableScan(scan) = node {
@@ -74,16 +79,20 @@ pub async fn scan_rows(state: &SessionState, plan: &LogicalPlan) -> Result<ScanR
     })?;
     let mut total = ScanRows::AtMost(0);
     for scan in &scans {
-        total = total.add(table_scan_rows(state, scan).await?);
-        if total == ScanRows::Unknown {
-            break;
+        let ScanRows::AtMost(so_far) = total else { break };
+        total = total.add(table_scan_rows(state, scan, limit - so_far).await?);
+        if let ScanRows::AtMost(rows) = total
+            && rows > limit
+        {
+            return Ok(ScanRows::MoreThan(limit));
         }
     }
     Ok(total)
 }
 
-/// One scan's rows at most, or `None` when it cannot be bounded.
-async fn table_scan_rows(state: &SessionState, scan: &TableScan) -> Result<Option<u64>, QueryError> {
+/// One scan's rows at most, or `None` when it cannot be bounded. A count over `budget`
+/// may stop short of the scan's whole count.
+async fn table_scan_rows(state: &SessionState, scan: &TableScan, budget: u64) -> Result<Option<u64>, QueryError> {
     let provider = source_as_provider(&scan.source)?;
     if let Some(memory) = provider.downcast_ref::<MemTable>() {
         let mut rows = 0u64;
@@ -109,6 +118,9 @@ async fn table_scan_rows(state: &SessionState, scan: &TableScan) -> Result<Optio
                 return Ok(None);
             };
             rows = rows.saturating_add(n as u64);
+            if rows > budget {
+                break;
+            }
         }
         return Ok(Some(rows));
     };
@@ -141,6 +153,9 @@ async fn table_scan_rows(state: &SessionState, scan: &TableScan) -> Result<Optio
                 RowGroupAccess::Scan => group.num_rows() as u64,
                 RowGroupAccess::Selection(selection) => selection.row_count() as u64,
             });
+        }
+        if rows > budget {
+            break;
         }
     }
     Ok(Some(rows))

@@ -104,11 +104,16 @@ impl QueryService {
         refuse_writes(&plan)?;
         let plan = state.optimize(&plan)?;
         if self.config.single_partition_rows > 0 && state.config().target_partitions() > 1 {
-            // A scan small enough runs on one partition (see `scan_size`).
-            if let ScanRows::AtMost(rows) = scan_rows(&state, &plan).await?
-                && rows <= self.config.single_partition_rows
-            {
-                state.config_mut().options_mut().execution.target_partitions = 1;
+            // A scan small enough runs on one partition (see `scan_size`). Counting is
+            // only a tuning step: if it fails (say, a compaction swapped an hour's files
+            // between the listing and a footer read), the query keeps every partition
+            // and lists the files again itself.
+            match scan_rows(&state, &plan, self.config.single_partition_rows).await {
+                Ok(ScanRows::AtMost(rows)) if rows <= self.config.single_partition_rows => {
+                    state.config_mut().options_mut().execution.target_partitions = 1;
+                }
+                Ok(_) => {}
+                Err(e) => tracing::debug!(error = %e, "counting the rows a query reads failed; all partitions"),
             }
         }
         let physical = state.query_planner().create_physical_plan(&plan, &state).await?;
