@@ -102,11 +102,8 @@ fn aggregate_function(expr: &Expr) -> Option<&AggregateFunction> {
 /// The one aggregate `outer` becomes, with a projection restoring its output names;
 /// `None` when the module's conditions do not all hold.
 fn merged(outer: &Aggregate) -> Result<Option<LogicalPlan>> {
-    // Walk down to the inner aggregate, tracking which inner output column each
-    // column seen on the way stands for.
+    // Walk down to the inner aggregate through pass-through nodes, remembering them.
     let mut plan = outer.input.as_ref();
-    // Column of the current node -> index of an inner aggregate output column; filled
-    // once the inner aggregate is found, from the bottom up.
     let mut path: Vec<&LogicalPlan> = Vec::new();
     let inner = loop {
         match plan {
@@ -128,7 +125,8 @@ fn merged(outer: &Aggregate) -> Result<Option<LogicalPlan>> {
     if inner.group_expr.iter().any(|e| matches!(e, Expr::GroupingSet(_))) {
         return Ok(None);
     }
-    // Output columns of the inner aggregate, by position.
+    // Column of each node on the way back up -> the position of the inner aggregate's
+    // output column it stands for.
     let mut index: HashMap<Column, usize> =
         inner.schema.columns().into_iter().enumerate().map(|(i, c)| (c, i)).collect();
     for node in path.iter().rev() {
@@ -191,13 +189,11 @@ fn merged(outer: &Aggregate) -> Result<Option<LogicalPlan>> {
         // E.g. two outer aggregates that become the same expression: leave it.
         Err(_) => return Ok(None),
     };
-    let out_fields = outer.schema.iter();
-    let new_fields = merged.schema.columns();
     if merged.schema.fields().len() != outer.schema.fields().len() {
         return Ok(None);
     }
-    let mut restore = Vec::with_capacity(new_fields.len());
-    for ((qualifier, field), column) in out_fields.zip(new_fields) {
+    let mut restore = Vec::with_capacity(outer.schema.fields().len());
+    for ((qualifier, field), column) in outer.schema.iter().zip(merged.schema.columns()) {
         let (_, new_field) = merged.schema.qualified_field_from_column(&column)?;
         if new_field.data_type() != field.data_type() {
             return Ok(None);

@@ -57,15 +57,6 @@ pub enum ScanRows {
     Unknown,
 }
 
-impl ScanRows {
-    fn add(self, rows: Option<u64>) -> Self {
-        match (self, rows) {
-            (ScanRows::AtMost(total), Some(rows)) => ScanRows::AtMost(total.saturating_add(rows)),
-            _ => ScanRows::Unknown,
-        }
-    }
-}
-
 /// The rows the scans of `plan` (an optimized logical plan, so that filters sit in its
 /// table scans) can read at most. Counting stops once it passes `limit`: the answer is
 /// then [`ScanRows::MoreThan`], so a large query reads no more footers than it must.
@@ -77,17 +68,15 @@ pub async fn scan_rows(state: &SessionState, plan: &LogicalPlan, limit: u64) -> 
         }
         Ok(TreeNodeRecursion::Continue)
     })?;
-    let mut total = ScanRows::AtMost(0);
+    let mut total = 0u64;
     for scan in &scans {
-        let ScanRows::AtMost(so_far) = total else { break };
-        total = total.add(table_scan_rows(state, scan, limit - so_far).await?);
-        if let ScanRows::AtMost(rows) = total
-            && rows > limit
-        {
+        let Some(rows) = table_scan_rows(state, scan, limit - total).await? else { return Ok(ScanRows::Unknown) };
+        total = total.saturating_add(rows);
+        if total > limit {
             return Ok(ScanRows::MoreThan(limit));
         }
     }
-    Ok(total)
+    Ok(ScanRows::AtMost(total))
 }
 
 /// One scan's rows at most, or `None` when it cannot be bounded. A count over `budget`
