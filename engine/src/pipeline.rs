@@ -19,6 +19,7 @@ use hashbrown::HashMap;
 use ingest::error::sample_of;
 use ingest::{ErrorReason, Event, FieldValue, IngestError};
 use regex_automata::util::captures::Captures;
+use regex_automata::{Anchored, Input};
 
 use crate::batch::AggregatesBuilder;
 use crate::checkpoint::{EngineSnapshot, RestoreError, RuleSnapshot, SNAPSHOT_VERSION, StreamSnapshot, WindowSnapshot};
@@ -224,17 +225,23 @@ impl Engine {
         let rule = &rules.rules[rule_id];
         let stream = &rules.streams[rule.stream];
         let pattern = rule.pattern.map(|p| stream.matcher.pattern(p));
+        // Where the scan saw the leftmost match start: searches start there, anchored.
+        let leftmost = rule.pattern.and_then(|p| self.scratch[rule.stream].match_start(p as u32));
         if rule.needs_captures {
             let Some(regex) = pattern.and_then(|p| p.regex()) else { return true };
             let mut on_time = true;
             if rule.count_repeats {
-                for caps in regex.captures_iter(text) {
+                for caps in regex.captures_iter(Input::new(text).range(leftmost.unwrap_or(0)..)) {
                     on_time &= self.count_occurrence(rule_id, rule, event, text, Some(&caps), host, host_id, ts, 1);
                 }
             } else {
                 // One reusable capture buffer per rule: no allocation per line.
                 let mut caps = self.captures[rule_id].take().unwrap_or_else(|| regex.create_captures());
-                regex.captures(text, &mut caps);
+                let input = match leftmost {
+                    Some(start) => Input::new(text).range(start..).anchored(Anchored::Yes),
+                    None => Input::new(text),
+                };
+                regex.search_captures(&input, &mut caps);
                 if caps.is_match() {
                     on_time = self.count_occurrence(rule_id, rule, event, text, Some(&caps), host, host_id, ts, 1);
                 }
@@ -243,7 +250,7 @@ impl Engine {
             on_time
         } else {
             let count = match (rule.count_repeats, pattern) {
-                (true, Some(p)) => p.count(text),
+                (true, Some(p)) => p.count_from(text, leftmost.unwrap_or(0)),
                 _ => 1,
             };
             if count == 0 {

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use engine::compile::{AlertKind, AlertView, Decoder};
-use engine::matcher::Strategy;
+use engine::matcher::{LiteralScanSummary, Strategy};
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
@@ -38,17 +38,29 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
             writeln!(out, "    fields: {}", stream.field_names.join(", "))?;
         }
         let m = stream.matcher.summary();
+        let scan = match m.literal_scan {
+            None => "no literal scan".to_string(),
+            Some(LiteralScanSummary { prefixed: Some((len, prefixes)), bytes }) => {
+                format!(
+                    "literal scan {bytes} B (SIMD search for {prefixes} distinct {len}-byte prefixes, then an anchored automaton)"
+                )
+            }
+            Some(LiteralScanSummary { prefixed: None, bytes }) => {
+                format!("literal scan {bytes} B (one overlapping automaton)")
+            }
+        };
         writeln!(
             out,
-            "    matcher: {} patterns in one pass ({} exact literals, {} literal-prefiltered regexes, {} always-checked); {} distinct literals; memory: literal scan {} B, always-checked automata {} B, per-pattern regexes {} B",
+            "    matcher: {} patterns in one pass ({} exact literals, {} literal-prefiltered regexes, {} always-checked); {} distinct literals; memory: {scan}, always-checked automata {} B, per-pattern regexes {} B, {} shared checks at a prefix literal {} B",
             m.patterns,
             m.exact_literal,
             m.verified,
             m.always,
             m.literals,
-            m.literal_scan_bytes,
             m.fallback_bytes,
-            m.regex_bytes
+            m.regex_bytes,
+            m.anchored_checks,
+            m.anchored_check_bytes
         )?;
         for (pattern, &rule) in stream.pattern_rules.iter().enumerate() {
             let how = match stream.matcher.strategy(pattern) {

@@ -6,16 +6,26 @@
 //!    set of strings such that every match of the pattern contains one of them
 //!    (regex-syntax's prefix extractor applied to the pattern and to each
 //!    piece of its top-level concatenation; the longest such set wins).
-//! 2. At run time, one Aho-Corasick scan finds every literal occurrence in
-//!    the line. A pattern whose literals did not occur cannot match, so the
-//!    cost of the thousands of rules that do not match a line is nothing.
-//! 3. Candidates are verified with the pattern's own regex, unless the
-//!    literal *is* the whole pattern (`match` rules, and regexes like
-//!    `error|fatal` whose literal set is exact and has no look-around).
+//! 2. At run time, one scan finds every literal occurrence in the line
+//!    (`literal_scan`: a SIMD Teddy search for the literals' prefixes plus an
+//!    anchored Aho-Corasick walk at each hit, or one overlapping Aho-Corasick
+//!    scan when the prefixes are too varied). A pattern whose literals did not
+//!    occur cannot match, so the thousands of rules that do not match a line
+//!    cost nothing.
+//! 3. Candidates are verified, unless the literal *is* the whole pattern
+//!    (`match` rules, and regexes like `error|fatal` whose literal set is exact
+//!    and has no look-around). A pattern whose every match *starts* with a
+//!    literal is checked anchored at the literal's first occurrence, by a small
+//!    check shared between patterns that differ only in that literal (`verify`);
+//!    if that fails, or the literal may sit anywhere in a match, the pattern's
+//!    regex runs once, from the earliest occurrence.
 //! 4. Patterns with no usable literal (e.g. `\d+`) go into one small
 //!    multi-pattern `meta::Regex` with `MatchKind::All`, checked on every line.
 //!
 //! Invariants:
+//! - [`Scratch::match_start`], when it answers, is where the pattern's leftmost
+//!   match starts (an anchored match at its earliest literal occurrence), so
+//!   captures and counting can start there anchored;
 //! - [`MultiMatcher::find`] reports exactly the patterns whose regex matches
 //!   the line, each once, in ascending pattern order (property-tested against
 //!   evaluating each regex on its own);
@@ -23,14 +33,17 @@
 //!   hostile pattern fails to build instead of hanging or exhausting memory;
 //!   a [`BuildError`] names the pattern that failed.
 
+mod literal_scan;
 mod literals;
+mod verify;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind as AcMatchKind};
+use literal_scan::LiteralScan;
 use memchr::memmem;
 use regex_automata::meta::{self, Regex};
 use regex_automata::util::syntax;
 use regex_automata::{Input, MatchKind, PatternSet};
 
+pub use literal_scan::LiteralScanSummary;
 pub use literals::{RequiredLiterals, required_literals};
 
 /// Size limits for everything the matcher compiles.
@@ -45,11 +58,27 @@ pub struct MatcherConfig {
     /// Literal sets whose shortest literal is shorter than this are not worth
     /// prefiltering (they occur in nearly every line); such patterns are always checked.
     pub min_literal_len: usize,
+    /// Scan for literals with a SIMD prefix search plus anchored confirmation
+    /// when the literals' prefixes allow it (see `literal_scan`); false always
+    /// uses the one overlapping automaton (tests and comparisons).
+    pub prefix_scan: bool,
+    /// The prefixed scan confirms literals with an anchored Aho-Corasick DFA up
+    /// to this size, else with the (smaller, slower per byte) contiguous NFA: the
+    /// walk is one dependent load per byte, so its automaton must stay in cache.
+    pub confirm_dfa_max_bytes: usize,
 }
 
 impl Default for MatcherConfig {
     fn default() -> Self {
-        Self { nfa_size_limit: 10 << 20, hybrid_cache_capacity: 2 << 20, nest_limit: 100, min_literal_len: 2 }
+        Self {
+            nfa_size_limit: 10 << 20,
+            hybrid_cache_capacity: 2 << 20,
+            nest_limit: 100,
+            min_literal_len: 2,
+            prefix_scan: true,
+            // About the L2 cache of one core here (1 MiB) plus room.
+            confirm_dfa_max_bytes: 2 << 20,
+        }
     }
 }
 
@@ -88,11 +117,25 @@ impl CompiledPattern {
         }
     }
 
+    /// Is there a match starting at or after `start`?
+    #[inline]
+    fn is_match_from(&self, hay: &str, start: usize) -> bool {
+        match self {
+            CompiledPattern::Regex(r) => r.is_match(Input::new(hay).range(start..)),
+            CompiledPattern::Literal(f) => f.find(&hay.as_bytes()[start..]).is_some(),
+        }
+    }
+
     /// Non-overlapping leftmost occurrences (what `count_repeats` counts).
     pub fn count(&self, hay: &str) -> u64 {
+        self.count_from(hay, 0)
+    }
+
+    /// [`Self::count`] for a line whose leftmost match starts at or after `start`.
+    pub fn count_from(&self, hay: &str, start: usize) -> u64 {
         match self {
-            CompiledPattern::Literal(f) => f.find_iter(hay.as_bytes()).count() as u64,
-            CompiledPattern::Regex(r) => r.find_iter(hay).count() as u64,
+            CompiledPattern::Literal(f) => f.find_iter(&hay.as_bytes()[start..]).count() as u64,
+            CompiledPattern::Regex(r) => r.find_iter(Input::new(hay).range(start..)).count() as u64,
         }
     }
 
@@ -112,7 +155,7 @@ pub enum Strategy {
     /// A literal occurrence makes the pattern a candidate, verified by its regex.
     LiteralThenVerify,
     /// Like `LiteralThenVerify`, but every match starts with a literal, so the
-    /// verification starts at the first occurrence instead of the line's start.
+    /// pattern is checked anchored at the literal's first occurrence.
     PrefixThenVerify,
     /// No usable literal: checked on every line by the fallback automaton.
     Always,
@@ -121,16 +164,32 @@ pub enum Strategy {
 /// Reusable per-thread scratch space for [`MultiMatcher::find`].
 #[derive(Debug, Clone)]
 pub struct Scratch {
-    /// `seen[p] == generation` marks pattern `p` as already a candidate in this line.
+    /// `seen[p] == generation`: pattern `p` is already decided (matched) or
+    /// waiting for its check after the scan, in the current line.
     seen: Vec<u32>,
-    /// Bumped per line, so `seen` never needs clearing.
+    /// `leftmost[p] == generation`: `first_start[p]` is where the leftmost match
+    /// of `p` starts (it matched anchored at its earliest literal occurrence).
+    leftmost: Vec<u32>,
+    /// Bumped per line, so `seen` and `leftmost` never need clearing.
     generation: u32,
-    /// Candidates of the current line, before verification.
+    /// Patterns to check after the scan (literal anywhere in a match, or an
+    /// anchored check that failed).
     candidates: Vec<u32>,
-    /// Per pattern: the earliest start of one of its literals in the current line.
+    /// Per pattern seen in the current line: the earliest start of one of its literals.
     first_start: Vec<usize>,
     /// Per fallback shard: its result buffer and lazy-DFA cache.
     fallback: Vec<(PatternSet, meta::Cache)>,
+}
+
+impl Scratch {
+    /// Where the leftmost match of `pattern` starts in the line last given to
+    /// [`MultiMatcher::find`], when the scan established it: captures and
+    /// counting then run anchored there instead of searching the line again.
+    #[inline]
+    pub fn match_start(&self, pattern: u32) -> Option<usize> {
+        let p = pattern as usize;
+        (self.leftmost[p] == self.generation).then(|| self.first_start[p])
+    }
 }
 
 /// All patterns of one stream, compiled for one-pass matching.
@@ -141,7 +200,7 @@ pub struct MultiMatcher {
     /// Per pattern: how the scan finds it.
     strategies: Vec<Strategy>,
     /// One scan for every required literal of every prefiltered pattern.
-    literal_scan: Option<AhoCorasick>,
+    literal_scan: Option<LiteralScan>,
     /// Literal id -> the patterns that require it (many rules may share a literal).
     literal_owners: Vec<Vec<u32>>,
     /// The patterns without usable literals, in automata of at most
@@ -149,6 +208,19 @@ pub struct MultiMatcher {
     fallback: Vec<FallbackShard>,
     /// Literal texts, for `check` output.
     literal_count: usize,
+    /// Per `PrefixThenVerify` pattern: how it is checked at a literal occurrence.
+    anchored: Vec<Option<AnchoredCheck>>,
+    /// The distinct anchored checks (patterns that differ only in their literal share one).
+    checks: Vec<verify::Check>,
+}
+
+/// How a pattern is checked at one occurrence of its literal.
+#[derive(Debug, Clone, Copy)]
+struct AnchoredCheck {
+    /// Index into `MultiMatcher::checks`.
+    check: u32,
+    /// Bytes of the literal already matched, skipped before the check.
+    skip: u32,
 }
 
 impl MultiMatcher {
@@ -160,6 +232,9 @@ impl MultiMatcher {
         let mut literal_owners: Vec<Vec<u32>> = Vec::new();
         let mut fallback_hirs = Vec::new();
         let mut fallback_ids = Vec::new();
+        let mut anchored = vec![None; specs.len()];
+        let mut checks = Vec::new();
+        let mut check_ids: std::collections::HashMap<String, u32> = Default::default();
 
         for (index, spec) in specs.iter().enumerate() {
             let pattern_id = index as u32;
@@ -185,6 +260,25 @@ impl MultiMatcher {
                             let strategy = if req.exact {
                                 Strategy::ExactLiteral
                             } else if req.prefix {
+                                // Check only what follows the literal when the literal is
+                                // all the pattern starts with (see `verify`).
+                                let (check_hir, skip) = match &req.literals[..] {
+                                    [only] => verify::tail_after(&hir, only).map(|tail| (tail, only.len())),
+                                    _ => None,
+                                }
+                                .unwrap_or_else(|| (hir.clone(), 0));
+                                let key = check_hir.to_string();
+                                let check = match check_ids.get(&key) {
+                                    Some(&id) => id,
+                                    None => {
+                                        let built = verify::Check::new(&check_hir, config)
+                                            .map_err(|message| BuildError { pattern: index, message, offset: None })?;
+                                        checks.push(built);
+                                        check_ids.insert(key, checks.len() as u32 - 1);
+                                        checks.len() as u32 - 1
+                                    }
+                                };
+                                anchored[index] = Some(AnchoredCheck { check, skip: skip as u32 });
                                 Strategy::PrefixThenVerify
                             } else {
                                 Strategy::LiteralThenVerify
@@ -216,18 +310,12 @@ impl MultiMatcher {
         let literal_scan = if literal_texts.is_empty() {
             None
         } else {
-            // A DFA scans fastest (callgrind, 10,000-rule workload with 5,000
-            // literals: 552M -> 492M instructions per 20k lines against the
-            // contiguous NFA); past ~20,000 literals its
-            // memory (states x byte classes x 4 bytes) grows too large.
-            let kind =
-                if literal_texts.len() <= 20_000 { AhoCorasickKind::DFA } else { AhoCorasickKind::ContiguousNFA };
-            let ac = AhoCorasick::builder()
-                .match_kind(AcMatchKind::Standard)
-                .kind(Some(kind))
-                .build(&literal_texts)
-                .map_err(|e| BuildError { pattern: 0, message: format!("literal scanner: {e}"), offset: None })?;
-            Some(ac)
+            let scan = LiteralScan::new(&literal_texts, config).map_err(|e| BuildError {
+                pattern: 0,
+                message: format!("literal scanner: {e}"),
+                offset: None,
+            })?;
+            Some(scan)
         };
 
         let mut fallback = Vec::new();
@@ -247,6 +335,8 @@ impl MultiMatcher {
             literal_count: literal_texts.len(),
             literal_owners,
             fallback,
+            anchored,
+            checks,
         })
     }
 
@@ -269,6 +359,7 @@ impl MultiMatcher {
     pub fn new_scratch(&self) -> Scratch {
         Scratch {
             seen: vec![0; self.patterns.len()],
+            leftmost: vec![0; self.patterns.len()],
             generation: 0,
             candidates: Vec::new(),
             first_start: vec![0; self.patterns.len()],
@@ -278,42 +369,60 @@ impl MultiMatcher {
 
     /// Appends to `out` the index of every pattern that matches `hay`, ascending, each once.
     pub fn find(&self, hay: &str, scratch: &mut Scratch, out: &mut Vec<u32>) {
-        let start = out.len();
+        let first_out = out.len();
         if scratch.seen.len() != self.patterns.len() {
             *scratch = self.new_scratch();
         }
         scratch.generation = scratch.generation.wrapping_add(1);
         if scratch.generation == 0 {
             scratch.seen.fill(0);
+            scratch.leftmost.fill(0);
             scratch.generation = 1;
         }
         let generation = scratch.generation;
         scratch.candidates.clear();
 
-        if let Some(ac) = &self.literal_scan {
-            for m in ac.find_overlapping_iter(hay) {
-                for &p in &self.literal_owners[m.pattern().as_usize()] {
-                    let slot = &mut scratch.seen[p as usize];
-                    if *slot != generation {
-                        *slot = generation;
-                        scratch.candidates.push(p);
-                        scratch.first_start[p as usize] = m.start();
+        if let Some(scan) = &self.literal_scan {
+            let Scratch { seen, leftmost, candidates, first_start, .. } = scratch;
+            scan.for_each(hay.as_bytes(), |literal, start| {
+                for &p in &self.literal_owners[literal] {
+                    let p_us = p as usize;
+                    if seen[p_us] == generation {
+                        // The overlapping scan reports occurrences by end, not start: an
+                        // earlier one may come later, and a match there was not tried.
+                        if start < first_start[p_us] {
+                            first_start[p_us] = start;
+                            leftmost[p_us] = 0;
+                        }
+                        continue;
+                    }
+                    seen[p_us] = generation;
+                    first_start[p_us] = start;
+                    let matched = match self.strategies[p_us] {
+                        Strategy::ExactLiteral => true,
+                        // (Every such pattern has a check; without one it would be checked after the scan.)
+                        Strategy::PrefixThenVerify => self.anchored[p_us]
+                            .is_some_and(|a| self.checks[a.check as usize].is_match_at(hay, start + a.skip as usize)),
+                        _ => false,
+                    };
+                    if matched {
+                        leftmost[p_us] = generation;
+                        out.push(p);
                     } else {
-                        // Overlapping matches come in order of their end, not their start.
-                        let first = &mut scratch.first_start[p as usize];
-                        *first = (*first).min(m.start());
+                        // The literal may sit anywhere in a match, or the anchored check at
+                        // this occurrence failed: one unanchored check after the scan, from
+                        // the earliest occurrence, covers every later one (so a literal
+                        // repeated along a line costs two checks at most, not one each).
+                        candidates.push(p);
                     }
                 }
-            }
+            });
         }
         for &p in &scratch.candidates {
+            let pattern = &self.patterns[p as usize];
             let ok = match self.strategies[p as usize] {
-                Strategy::ExactLiteral => true,
-                Strategy::PrefixThenVerify => match &self.patterns[p as usize] {
-                    CompiledPattern::Regex(r) => r.is_match(Input::new(hay).range(scratch.first_start[p as usize]..)),
-                    literal => literal.is_match(hay),
-                },
-                _ => self.patterns[p as usize].is_match(hay),
+                Strategy::PrefixThenVerify => pattern.is_match_from(hay, scratch.first_start[p as usize]),
+                _ => pattern.is_match(hay),
             };
             if ok {
                 out.push(p);
@@ -326,7 +435,7 @@ impl MultiMatcher {
                 out.push(shard.ids[id.as_usize()]);
             }
         }
-        out[start..].sort_unstable();
+        out[first_out..].sort_unstable();
     }
 
     /// What was compiled, for `logpulse check`.
@@ -338,9 +447,11 @@ impl MultiMatcher {
             verified: count(Strategy::LiteralThenVerify) + count(Strategy::PrefixThenVerify),
             always: count(Strategy::Always),
             literals: self.literal_count,
-            literal_scan_bytes: self.literal_scan.as_ref().map_or(0, |ac| ac.memory_usage()),
+            literal_scan: self.literal_scan.as_ref().map(LiteralScan::summary),
             fallback_bytes: self.fallback.iter().map(|f| f.regex.memory_usage()).sum(),
             regex_bytes: self.patterns.iter().filter_map(|p| p.regex()).map(|r| r.memory_usage()).sum(),
+            anchored_checks: self.checks.len(),
+            anchored_check_bytes: self.checks.iter().map(verify::Check::memory_usage).sum(),
         }
     }
 }
@@ -369,9 +480,13 @@ pub struct MatcherSummary {
     pub always: usize,
     /// Distinct literals in the scan.
     pub literals: usize,
-    pub literal_scan_bytes: usize,
+    /// How the literals are scanned for, and the scanner's memory; `None` without literals.
+    pub literal_scan: Option<LiteralScanSummary>,
     pub fallback_bytes: usize,
     pub regex_bytes: usize,
+    /// Distinct checks run at a prefix literal's occurrence, and their memory.
+    pub anchored_checks: usize,
+    pub anchored_check_bytes: usize,
 }
 
 /// Parses a pattern under the nesting limit. Errors carry the offset inside the pattern.

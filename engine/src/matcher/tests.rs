@@ -103,9 +103,16 @@ fn many_rules_stay_correct() {
 }
 
 fn pattern_strategy() -> impl Strategy<Value = PatternSpec> {
-    let atoms = prop::sample::select(vec![
-        "ab", "abc", "b", "ca", "err", "error", "ERROR", "x", "a", "bc", "fail", "user", "=",
-    ]);
+    pattern_strategy_from(vec!["ab", "abc", "b", "ca", "err", "error", "ERROR", "x", "a", "bc", "fail", "user", "="])
+}
+
+/// Patterns whose literals are all 2 bytes or longer, so that the prefixed scan applies.
+fn prefixable_pattern_strategy() -> impl Strategy<Value = PatternSpec> {
+    pattern_strategy_from(vec!["ab", "abc", "ca", "err", "error", "ERROR", "bc", "fail", "user", "a=", "xx", "failed"])
+}
+
+fn pattern_strategy_from(atoms: Vec<&'static str>) -> impl Strategy<Value = PatternSpec> {
+    let atoms = prop::sample::select(atoms);
     let regexes = prop::sample::select(vec![
         r"a+b",
         r"ab|ca",
@@ -122,6 +129,11 @@ fn pattern_strategy() -> impl Strategy<Value = PatternSpec> {
         r"[a-c]{3}",
         r"err(or)?\s+\d",
         r"a|=",
+        r"error\s*\d",
+        r"fail\b",
+        r"abc\w+",
+        r"ab(?P<n>\d+)x?",
+        r"user=\d",
     ]);
     prop_oneof![
         atoms.prop_map(|s| PatternSpec::Literal(s.to_string())),
@@ -137,30 +149,91 @@ fn line_strategy() -> impl Strategy<Value = String> {
     prop::collection::vec(piece, 0..20).prop_map(|v| v.concat())
 }
 
+/// Checks `find`, `count` and `match_start` against each pattern evaluated alone
+/// with the independent `regex` crate.
+fn check_against_reference(
+    specs: &[PatternSpec],
+    lines: &[String],
+    config: &MatcherConfig,
+) -> Result<(), TestCaseError> {
+    let m = MultiMatcher::new(specs, config).unwrap();
+    let reference: Vec<regex::Regex> = specs
+        .iter()
+        .map(|s| match s {
+            PatternSpec::Literal(t) => regex::Regex::new(&regex::escape(t)).unwrap(),
+            PatternSpec::Regex(r) => regex::Regex::new(r).unwrap(),
+        })
+        .collect();
+    let mut scratch = m.new_scratch();
+    for line in lines {
+        let mut got = Vec::new();
+        m.find(line, &mut scratch, &mut got);
+        let want: Vec<u32> =
+            reference.iter().enumerate().filter(|(_, r)| r.is_match(line)).map(|(i, _)| i as u32).collect();
+        prop_assert_eq!(&got, &want, "line {:?}", line);
+        for &p in &got {
+            if let Some(start) = scratch.match_start(p) {
+                let leftmost = reference[p as usize].find(line).unwrap().start();
+                prop_assert_eq!(start, leftmost, "pattern {} line {:?}", p, line);
+            }
+        }
+        for (i, r) in reference.iter().enumerate() {
+            prop_assert_eq!(m.pattern(i).count(line), r.find_iter(line).count() as u64);
+        }
+    }
+    Ok(())
+}
+
 proptest! {
     /// The one-pass matcher reports exactly the patterns that match when each
     /// is evaluated alone (with the independent `regex` crate), and counts
-    /// non-overlapping occurrences the same way.
+    /// non-overlapping occurrences the same way; with either literal scan.
     #[test]
     fn one_pass_equals_each_pattern_alone(
         specs in prop::collection::vec(pattern_strategy(), 1..40),
         lines in prop::collection::vec(line_strategy(), 1..20),
     ) {
-        let m = matcher(&specs);
-        let reference: Vec<regex::Regex> = specs.iter().map(|s| match s {
-            PatternSpec::Literal(t) => regex::Regex::new(&regex::escape(t)).unwrap(),
-            PatternSpec::Regex(r) => regex::Regex::new(r).unwrap(),
-        }).collect();
-        let mut scratch = m.new_scratch();
-        for line in &lines {
-            let mut got = Vec::new();
-            m.find(line, &mut scratch, &mut got);
-            let want: Vec<u32> = reference.iter().enumerate()
-                .filter(|(_, r)| r.is_match(line)).map(|(i, _)| i as u32).collect();
-            prop_assert_eq!(&got, &want, "line {:?}", line);
-            for (i, r) in reference.iter().enumerate() {
-                prop_assert_eq!(m.pattern(i).count(line), r.find_iter(line).count() as u64);
-            }
-        }
+        check_against_reference(&specs, &lines, &MatcherConfig::default())?;
+        check_against_reference(&specs, &lines, &MatcherConfig { prefix_scan: false, ..MatcherConfig::default() })?;
     }
+
+    /// The same, for pattern sets that the prefixed scan (Teddy plus anchored
+    /// walks, and anchored checks at each occurrence) always takes, confirming
+    /// literals with a DFA and with an NFA.
+    #[test]
+    fn prefixed_scan_equals_each_pattern_alone(
+        specs in prop::collection::vec(prefixable_pattern_strategy(), 1..40),
+        lines in prop::collection::vec(line_strategy(), 1..20),
+    ) {
+        let m = matcher(&specs);
+        if let Some(scan) = m.summary().literal_scan {
+            prop_assert!(scan.prefixed.is_some(), "{:?}", specs);
+        }
+        check_against_reference(&specs, &lines, &MatcherConfig::default())?;
+        check_against_reference(&specs, &lines, &MatcherConfig { confirm_dfa_max_bytes: 0, ..MatcherConfig::default() })?;
+    }
+}
+
+#[test]
+fn the_prefixed_scan_is_chosen_when_prefixes_collapse() {
+    // 200 literals with 2 distinct 4-byte stems: a SIMD search for the stems.
+    let specs: Vec<PatternSpec> = (0..200)
+        .map(|i| {
+            if i % 2 == 0 {
+                PatternSpec::Literal(format!("/svc{i}/"))
+            } else {
+                PatternSpec::Regex(format!(r"GET /x{i}/\d+"))
+            }
+        })
+        .collect();
+    let m = matcher(&specs);
+    let scan = m.summary().literal_scan.unwrap();
+    assert!(matches!(scan.prefixed, Some((_, n)) if n <= 32), "{scan:?}");
+    assert_eq!(m.summary().anchored_checks, 1, "the regexes share one tail check");
+    assert_eq!(find(&m, "GET /x13/42 /svc10/ /svc1/"), vec![10, 13]);
+    assert_eq!(find(&m, "GET /x13/ /svc1"), Vec::<u32>::new());
+    // One-byte literals would make every byte a candidate: the overlapping automaton instead.
+    let m = matcher(&[PatternSpec::Literal("=".into()), PatternSpec::Literal("ab".into())]);
+    assert_eq!(m.summary().literal_scan.unwrap().prefixed, None);
+    assert_eq!(find(&m, "x=ab"), vec![0, 1]);
 }
