@@ -39,7 +39,11 @@ impl WindowSpec {
 
     /// Starts of every window containing `ts`, latest first.
     pub fn starts(&self, ts: i64) -> impl Iterator<Item = i64> + '_ {
-        let last = self.last_start(ts);
+        self.starts_from(self.last_start(ts), ts)
+    }
+
+    /// [`Self::starts`], given `last = self.last_start(ts)`.
+    fn starts_from(&self, last: i64, ts: i64) -> impl Iterator<Item = i64> + '_ {
         let width = self.width_ms;
         std::iter::successors(Some(last), move |s| Some(s - self.slide_ms)).take_while(move |s| s + width > ts)
     }
@@ -94,6 +98,9 @@ pub struct RuleWindows {
     open: BTreeMap<i64, HashMap<CellKey, Cell>>,
     /// Every window ending at or before this has been emitted.
     closed_through: Option<i64>,
+    /// The last `(slide, latest window start)` computed: consecutive events
+    /// mostly fall in the same slide, and this spares them a 64-bit division.
+    last_slide: (i64, i64),
 }
 
 impl RuleWindows {
@@ -101,12 +108,25 @@ impl RuleWindows {
     #[inline]
     pub fn add(&mut self, spec: &WindowSpec, ts: i64, key: CellKey, count: u64, value: Option<f64>) -> bool {
         let mut on_time = true;
-        for start in spec.starts(ts) {
+        let (slide, slide_start) = self.last_slide;
+        let last = if slide == spec.slide_ms && ts >= slide_start && ts - slide_start < slide {
+            slide_start
+        } else {
+            let last = spec.last_start(ts);
+            self.last_slide = (spec.slide_ms, last);
+            last
+        };
+        for start in spec.starts_from(last, ts) {
             if self.closed_through.is_some_and(|c| start + spec.width_ms <= c) {
                 on_time = false;
                 continue;
             }
-            self.open.entry(start).or_default().entry(key).or_insert(Cell::EMPTY).add(count, value);
+            // Most events land in the newest window: reach it without a search.
+            let cells = match self.open.last_entry() {
+                Some(newest) if *newest.key() == start => newest.into_mut(),
+                _ => self.open.entry(start).or_default(),
+            };
+            cells.entry(key).or_insert(Cell::EMPTY).add(count, value);
         }
         on_time
     }
@@ -160,7 +180,7 @@ impl RuleWindows {
 
     /// Rebuilds a rule's windows from a checkpoint.
     pub fn restore(closed_through: Option<i64>, open: BTreeMap<i64, HashMap<CellKey, Cell>>) -> Self {
-        Self { open, closed_through }
+        Self { open, closed_through, last_slide: (0, 0) }
     }
 
     /// The open windows' partial values so far (for `live_aggregates`).
