@@ -260,6 +260,12 @@ enum Found {
 /// Whether the map whose entries start at `bytes[pos]` has a key from [`FIELDS`].
 fn map_has_known_key(bytes: &[u8], count: usize, pos: usize, strict: bool) -> bool {
     let Some(keys) = map_keys(bytes, count, pos) else { return false };
+    // An SDK writes text keys, each once, and only `message` may be a map or an array.
+    // Anything else is a cut-short event that ran on into the next one (the next map
+    // in a key's or a field's place, or its entries), not an event.
+    if !keys.all_text || keys.repeated || keys.nested_scalar {
+        return false;
+    }
     if strict {
         // Inside garbage, a truncated map header can swallow the start of the next
         // event and still measure as a map with some known key; a real event has
@@ -278,27 +284,63 @@ struct MapKeys {
     all_text: bool,
     has_time: bool,
     has_project: bool,
+    /// Some Qalarm field name is a key more than once.
+    repeated: bool,
+    /// A field other than `message` holds a map or an array.
+    nested_scalar: bool,
 }
 
 fn map_keys(bytes: &[u8], count: usize, mut pos: usize) -> Option<MapKeys> {
-    let mut keys = MapKeys { known: 0, all_text: true, has_time: false, has_project: false };
+    let mut keys = MapKeys {
+        known: 0,
+        all_text: true,
+        has_time: false,
+        has_project: false,
+        repeated: false,
+        nested_scalar: false,
+    };
+    let mut seen = 0u32;
     for _ in 0..count {
         let (klen, _) = value_len(&bytes[pos..], usize::MAX).ok()?;
         match str_payload(&bytes[pos..pos + klen]) {
             Some(name) => {
-                if FIELDS.iter().any(|f| f.as_bytes() == name) {
+                if let Some(field) = FIELDS.iter().position(|f| f.as_bytes() == name) {
                     keys.known += 1;
+                    keys.repeated |= seen & (1 << field) != 0;
+                    seen |= 1 << field;
                 }
                 keys.has_time |= name == b"time";
                 keys.has_project |= name == b"project";
             }
             None => keys.all_text = false,
         }
+        let scalar_field = str_payload(&bytes[pos..pos + klen])
+            .is_some_and(|name| name != b"message" && FIELDS.iter().any(|f| f.as_bytes() == name));
         pos += klen;
+        if scalar_field {
+            let marker = Marker::from_u8(*bytes.get(pos)?);
+            keys.nested_scalar |= is_map(marker) || is_array(marker);
+        }
         let (vlen, _) = value_len(&bytes[pos..], usize::MAX).ok()?;
         pos += vlen;
     }
     Some(keys)
+}
+
+/// Whether the compact array whose elements start at `bytes[pos]` holds a scalar in
+/// every field but `message` (else it is a cut-short event that ran on into the next).
+fn compact_fields_scalar(bytes: &[u8], count: usize, mut pos: usize) -> bool {
+    let message = FIELDS.iter().position(|f| *f == "message");
+    for index in 0..count {
+        let Some(&first) = bytes.get(pos) else { return false };
+        let marker = Marker::from_u8(first);
+        if Some(index) != message && (is_map(marker) || is_array(marker)) {
+            return false;
+        }
+        let Ok((len, _)) = value_len(&bytes[pos..], usize::MAX) else { return false };
+        pos += len;
+    }
+    true
 }
 
 /// The payload of an encoded str or bin value (header skipped, nothing decoded);
@@ -357,6 +399,9 @@ fn probe_inner(bytes: &[u8], strict: bool, allow_batch: bool) -> Option<Found> {
     let (len, items) = value_len(bytes, cap).ok()?;
     if !batch {
         if is_map(marker) && !map_has_known_key(bytes, count, first, strict) {
+            return None;
+        }
+        if is_array(marker) && !compact_fields_scalar(bytes, count, first) {
             return None;
         }
         // Text (UTF-8 continuation bytes are container markers) can hold byte runs that
@@ -422,6 +467,13 @@ struct Batch {
 /// events of a batch (an array of events) all carry the batch's offset. After an
 /// undecodable region it resynchronises by trying each following byte; a contiguous
 /// undecodable region yields one error.
+///
+/// Such a file has no framing, so an event cut short (a producer killed mid-write)
+/// runs on into the next ones: its map or array takes their bytes as its missing
+/// entries. Three things catch that (tested for every cut point of an event followed
+/// by two good ones, in both encodings): an event's keys are text and distinct; only
+/// `message` may hold a map or an array; and an event followed by neither the end nor
+/// another event, with a real event starting inside it, is cut short there.
 #[derive(Debug, Clone)]
 pub struct StreamDecoder<'a> {
     /// The whole input.
@@ -430,11 +482,14 @@ pub struct StreamDecoder<'a> {
     pos: usize,
     /// Set while the elements of a batch are being handed out.
     batch: Option<Batch>,
+    /// What `probe` said of the value at this offset, when it was looked at to check
+    /// the end of the previous event (so that each value is measured once).
+    lookahead: Option<(usize, Option<Found>)>,
 }
 
 impl<'a> StreamDecoder<'a> {
     pub fn new(bytes: &'a [u8]) -> Self {
-        StreamDecoder { bytes, pos: 0, batch: None }
+        StreamDecoder { bytes, pos: 0, batch: None, lookahead: None }
     }
 }
 
@@ -462,8 +517,30 @@ impl Iterator for StreamDecoder<'_> {
 
             let start = self.pos;
             let rest = self.bytes.get(start..).filter(|r| !r.is_empty())?;
-            match probe(rest, false) {
+            let found = match self.lookahead.take() {
+                Some((at, found)) if at == start => found,
+                _ => probe(rest, false),
+            };
+            match found {
                 Some(Found::Event { len, items }) => {
+                    // A truncated event can run on into the next ones and still measure
+                    // as an event. Then it is followed by neither the end nor an event,
+                    // and a real event starts inside it: resume there.
+                    if len < rest.len() {
+                        let next = probe(&rest[len..], false);
+                        self.lookahead = Some((start + len, next));
+                        if next.is_none()
+                            && let Some(inner) =
+                                (1..len).find(|&i| resync_point(&rest[i..]) && events_run_past(rest, i, len))
+                        {
+                            self.pos += inner;
+                            self.lookahead = None;
+                            let why = format!(
+                                "an event cut short, with the next one inside it: skipped {inner} bytes at offset {start}"
+                            );
+                            return Some((start, Err(DecodeError::new(ErrorReason::Decode, why))));
+                        }
+                    }
                     self.pos += len;
                     return Some((start, decode_measured(&rest[..len], items)));
                 }
@@ -489,6 +566,20 @@ impl Iterator for StreamDecoder<'_> {
             }
         }
     }
+}
+
+/// Do events follow one another from `bytes[at]` to at least `end`, and then end with
+/// the input or meet another event? That is what the start of a real event inside a
+/// cut-short one looks like; bytes inside a good event that merely measure as one
+/// (an int's bytes are often array markers) stop before its end.
+fn events_run_past(bytes: &[u8], mut at: usize, end: usize) -> bool {
+    while at < end {
+        match probe(&bytes[at..], false) {
+            Some(Found::Event { len, .. } | Found::Batch { len, .. }) => at += len,
+            None => return false,
+        }
+    }
+    at == bytes.len() || probe(&bytes[at..], false).is_some()
 }
 
 /// Can decoding restart at `bytes[0]` after garbage? The value there must look
@@ -950,6 +1041,39 @@ mod tests {
                 assert_eq!(out.len(), 2, "cut {cut}: {out:?}");
                 assert!(out[0].1.is_ok() && out[1].1.is_err());
                 assert_eq!(out[1].0, whole);
+            }
+        }
+    }
+
+    /// A truncated event followed by good ones (a producer killed mid-write, then
+    /// restarted, appending to the same file) must not swallow them: for every cut
+    /// point of the first event, in both encodings, the next two events decode at
+    /// their offsets and nothing else decodes.
+    #[test]
+    fn a_truncated_event_does_not_swallow_the_next_ones() {
+        let second = QalarmEvent { project: "second".into(), code: json!(2), ..sample() };
+        let third = QalarmEvent { project: "third".into(), code: json!(3), ..sample() };
+        for compact in [false, true] {
+            let encode = |e: &QalarmEvent| if compact { rmp_serde::to_vec(e).unwrap() } else { e.to_msgpack() };
+            let first = encode(&sample());
+            for cut in 1..first.len() {
+                let mut file = first[..cut].to_vec();
+                let second_at = file.len();
+                file.extend(encode(&second));
+                let third_at = file.len();
+                file.extend(encode(&third));
+                let out: Vec<_> = StreamDecoder::new(&file).collect();
+                let good: Vec<(usize, String)> = out
+                    .iter()
+                    .filter_map(|(o, r)| r.as_ref().ok().map(|e| (*o, e.fields[0].as_ref().unwrap().text().to_owned())))
+                    .collect();
+                assert_eq!(
+                    good,
+                    [(second_at, "second".to_string()), (third_at, "third".to_string())],
+                    "compact {compact}, cut {cut} of {}: {out:?}",
+                    first.len()
+                );
+                assert!(out.iter().any(|(o, r)| *o == 0 && r.is_err()), "cut {cut}: the cut event is reported");
             }
         }
     }
