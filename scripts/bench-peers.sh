@@ -20,6 +20,8 @@
 #   logpulse   `logpulse replay -r rules-N.toml -s app lines.log > /dev/null` (a copy of
 #              target/release/logpulse taken at the start, in WORK)
 #              (raw lines without a time regex: event time = read time)
+#   logpulse (time parsed)  the same with rules-N-timed.toml, whose stream parses each
+#              line's `[26/Nov/2026:00:00:00 +0000]` with a time regex and format
 #   hyperscan  `target/hs_scan patterns-N.txt lines.log` (bench/hs_scan.c: hs_scan once per
 #              line, HS_FLAG_SINGLEMATCH, per-pattern counters; the process time includes
 #              compiling the database and reading the file, as logpulse's does)
@@ -167,7 +169,7 @@ hf floor-wc wc -l "$LOG";      ROWS+=("-|wc -l (floor)|$LINES|$MED|$CPU|0")
 
 HS_NOTES=()
 for n in $RULE_SETS; do
-    rules=$DATA/rules-$n.toml patterns=$DATA/patterns-$n.txt
+    rules=$DATA/rules-$n.toml timed=$DATA/rules-$n-timed.toml patterns=$DATA/patterns-$n.txt
     out=$WORK/out
 
     # -- correctness: logpulse vs Hyperscan on the whole file; logpulse on the prefix (for mtail)
@@ -177,6 +179,9 @@ for n in $RULE_SETS; do
     "$HS" "$patterns" "$LOG" "$out/hs-$n.counts" 2> "$out/hs-$n.stderr"
     HS_NOTES+=("$n rules: $(cat "$out/hs-$n.stderr")")
     check "$n" logpulse "$out/logpulse-$n.counts" hyperscan "$out/hs-$n.counts"
+    "$LOGPULSE" replay -r "$timed" -s app "$LOG" > "$out/logpulse-$n-timed.csv" 2> "$out/logpulse-$n-timed.stderr"
+    lp_counts "$out/logpulse-$n-timed.csv" > "$out/logpulse-$n-timed.counts"
+    check "$n" "logpulse (time parsed)" "$out/logpulse-$n-timed.counts" hyperscan "$out/hs-$n.counts"
     "$LOGPULSE" replay -r "$rules" -s app "$PREFIX" > "$out/logpulse-$n-prefix.csv" 2> /dev/null
     lp_counts "$out/logpulse-$n-prefix.csv" > "$out/logpulse-$n-prefix.counts"
     "$HS" "$patterns" "$PREFIX" "$out/hs-$n-prefix.counts" 2> /dev/null
@@ -186,6 +191,9 @@ for n in $RULE_SETS; do
     hf "logpulse-$n-startup" "$LOGPULSE" replay -r "$rules" -s app "$EMPTY"; START=$MED
     hf "logpulse-$n" "$LOGPULSE" replay -r "$rules" -s app "$LOG"
     ROWS+=("$n|logpulse|$LINES|$MED|$CPU|$START")
+    hf "logpulse-$n-timed-startup" "$LOGPULSE" replay -r "$timed" -s app "$EMPTY"; START=$MED
+    hf "logpulse-$n-timed" "$LOGPULSE" replay -r "$timed" -s app "$LOG"
+    ROWS+=("$n|logpulse (time parsed)|$LINES|$MED|$CPU|$START")
     say "$n rules: hyperscan"
     hf "hyperscan-$n-startup" "$HS" "$patterns" "$EMPTY" /dev/null; START=$MED
     hf "hyperscan-$n" "$HS" "$patterns" "$LOG" /dev/null
@@ -237,6 +245,16 @@ report() {
             }
             printf "| %s | %s | %d | %.3f | %s | %.0f | %s | %.3f | %s | %s | %s |\n", r, t, l, m,
                 (r == "-") ? "—" : sprintf("%.3f", s), lps, (r == "-") ? "—" : (sps > 0) ? sprintf("%.0f", sps) : "?", c, rw, rs, rc }'
+    done
+    echo
+    echo 'With each line'"'"'s time parsed (`rules-N-timed.toml`: `time = { regex = '"'"'\[([^\]]+)\]'"'"', format = "%d/%b/%Y:%H:%M:%S %z" }`,'
+    echo "so windows follow the lines' own times), as the issue's end-to-end goal asks:"
+    echo
+    local timed hs
+    for rules in $RULE_SETS; do
+        timed=$(printf '%s\n' "${ROWS[@]}" | grep "^$rules|logpulse (time parsed)|" | cut -d'|' -f4)
+        hs=$(printf '%s\n' "${ROWS[@]}" | grep "^$rules|hyperscan" | cut -d'|' -f4)
+        awk -v r="$rules" -v t="$timed" -v h="$hs" 'BEGIN { printf "- %s rules: logpulse (time parsed) ÷ hyperscan (wall) = %.2f×\n", r, h / t }'
     done
     echo
     echo "Hyperscan's own timers (one counting run each; \"scan\" is the hs_scan loop alone, without compile or read):"

