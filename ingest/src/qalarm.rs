@@ -260,12 +260,6 @@ enum Found {
 /// Whether the map whose entries start at `bytes[pos]` has a key from [`FIELDS`].
 fn map_has_known_key(bytes: &[u8], count: usize, pos: usize, strict: bool) -> bool {
     let Some(keys) = map_keys(bytes, count, pos) else { return false };
-    // An SDK writes text keys, each once, and only `message` may be a map or an array.
-    // Anything else is a cut-short event that ran on into the next one (the next map
-    // in a key's or a field's place, or its entries), not an event.
-    if !keys.all_text || keys.repeated || keys.nested_scalar {
-        return false;
-    }
     if strict {
         // Inside garbage, a truncated map header can swallow the start of the next
         // event and still measure as a map with some known key; a real event has
@@ -327,8 +321,23 @@ fn map_keys(bytes: &[u8], count: usize, mut pos: usize) -> Option<MapKeys> {
     Some(keys)
 }
 
+/// Whether a value that measured as an event has the shape SDKs write: text keys, each
+/// once, and a scalar in every field but `message`. A value without it is still an event
+/// (some producers write integer keys, or a `code` array), but it may also be an event cut
+/// short that ran on into the next ones (taking the next map in a key's or a field's
+/// place, or its entries), so the decoder then looks inside it for a real event.
+fn has_sdk_shape(bytes: &[u8]) -> bool {
+    match container_header(bytes) {
+        Some((marker, count, first)) if is_map(marker) => {
+            map_keys(bytes, count, first).is_some_and(|k| k.all_text && !k.repeated && !k.nested_scalar)
+        }
+        Some((marker, count, first)) if is_array(marker) => compact_fields_scalar(bytes, count, first),
+        _ => true,
+    }
+}
+
 /// Whether the compact array whose elements start at `bytes[pos]` holds a scalar in
-/// every field but `message` (else it is a cut-short event that ran on into the next).
+/// every field but `message`.
 fn compact_fields_scalar(bytes: &[u8], count: usize, mut pos: usize) -> bool {
     let message = FIELDS.iter().position(|f| *f == "message");
     for index in 0..count {
@@ -401,9 +410,6 @@ fn probe_inner(bytes: &[u8], strict: bool, allow_batch: bool) -> Option<Found> {
         if is_map(marker) && !map_has_known_key(bytes, count, first, strict) {
             return None;
         }
-        if is_array(marker) && !compact_fields_scalar(bytes, count, first) {
-            return None;
-        }
         // Text (UTF-8 continuation bytes are container markers) can hold byte runs that
         // measure as a map or array; inside garbage only a value that fully decodes
         // as an event, with a valid time, is believed.
@@ -470,10 +476,11 @@ struct Batch {
 ///
 /// Such a file has no framing, so an event cut short (a producer killed mid-write)
 /// runs on into the next ones: its map or array takes their bytes as its missing
-/// entries. Three things catch that (tested for every cut point of an event followed
-/// by two good ones, in both encodings): an event's keys are text and distinct; only
-/// `message` may hold a map or an array; and an event followed by neither the end nor
-/// another event, with a real event starting inside it, is cut short there.
+/// entries. A value that is followed by neither the end nor another event, or that
+/// lacks an SDK's shape (text keys, each once; only `message` nested), is looked into:
+/// if a real event starts inside it and events run on from there past its end, it is
+/// cut short there (tested for every cut point of an event followed by two good ones,
+/// in both encodings). Otherwise it is decoded as it is, odd shape and all.
 #[derive(Debug, Clone)]
 pub struct StreamDecoder<'a> {
     /// The whole input.
@@ -524,22 +531,24 @@ impl Iterator for StreamDecoder<'_> {
             match found {
                 Some(Found::Event { len, items }) => {
                     // A truncated event can run on into the next ones and still measure
-                    // as an event. Then it is followed by neither the end nor an event,
-                    // and a real event starts inside it: resume there.
-                    if len < rest.len() {
+                    // as an event. Then it is followed by neither the end nor an event, or
+                    // it lacks an SDK's shape; and a real event starts inside it and runs
+                    // past its end: resume there.
+                    let followed_well = len == rest.len() || {
                         let next = probe(&rest[len..], false);
                         self.lookahead = Some((start + len, next));
-                        if next.is_none()
-                            && let Some(inner) =
-                                (1..len).find(|&i| resync_point(&rest[i..]) && events_run_past(rest, i, len))
-                        {
-                            self.pos += inner;
-                            self.lookahead = None;
-                            let why = format!(
-                                "an event cut short, with the next one inside it: skipped {inner} bytes at offset {start}"
-                            );
-                            return Some((start, Err(DecodeError::new(ErrorReason::Decode, why))));
-                        }
+                        next.is_some()
+                    };
+                    if (!followed_well || !has_sdk_shape(&rest[..len]))
+                        && let Some(inner) =
+                            (1..len).find(|&i| resync_point(&rest[i..]) && events_run_past(rest, i, len))
+                    {
+                        self.pos += inner;
+                        self.lookahead = None;
+                        let why = format!(
+                            "an event cut short, with the next one inside it: skipped {inner} bytes at offset {start}"
+                        );
+                        return Some((start, Err(DecodeError::new(ErrorReason::Decode, why))));
                     }
                     self.pos += len;
                     return Some((start, decode_measured(&rest[..len], items)));
@@ -882,6 +891,40 @@ mod tests {
         assert_eq!(field(&ev, "module"), None);
         // An empty server_ip is no host.
         assert_eq!(ev.host, None);
+    }
+
+    /// Odd but legitimate events (an integer key, a `code` array, a repeated field, a
+    /// compact array with an array `code`) decode through the stream decoder and the
+    /// Kafka path too, not only through `decode_event`.
+    #[test]
+    fn odd_shaped_events_still_decode_in_streams_and_messages() {
+        let int_key = Value::Map(vec![
+            ("project".into(), "p".into()),
+            ("time".into(), 1_700_000_000.into()),
+            (Value::from(7), "int key".into()),
+        ]);
+        let code_array = Value::Map(vec![
+            ("project".into(), "p".into()),
+            ("time".into(), 1_700_000_000.into()),
+            ("code".into(), Value::from(vec![Value::from(500), Value::from(3)])),
+        ]);
+        let repeated = Value::Map(vec![
+            ("project".into(), "p".into()),
+            ("time".into(), 1_700_000_000.into()),
+            ("project".into(), "q".into()),
+        ]);
+        let mut odd: Vec<Vec<u8>> = [int_key, code_array, repeated].iter().map(encode).collect();
+        odd.push(rmp_serde::to_vec(&QalarmEvent { code: json!([1, 2]), ..sample() }).unwrap());
+        for bytes in &odd {
+            assert!(decode_event(bytes).is_ok());
+            assert!(decode_message(bytes).iter().all(Result::is_ok), "{bytes:?}");
+        }
+        let file: Vec<u8> = odd.concat();
+        let out: Vec<_> = StreamDecoder::new(&file).collect();
+        assert_eq!(out.len(), odd.len(), "{out:?}");
+        assert!(out.iter().all(|(_, r)| r.is_ok()), "{out:?}");
+        let batch = encode(&Value::Array(odd.iter().map(|b| rmpv::decode::read_value(&mut &b[..]).unwrap()).collect()));
+        assert!(StreamDecoder::new(&batch).all(|(o, r)| o == 0 && r.is_ok()));
     }
 
     #[test]

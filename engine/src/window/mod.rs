@@ -109,7 +109,8 @@ impl RuleWindows {
     pub fn add(&mut self, spec: &WindowSpec, ts: i64, key: CellKey, count: u64, value: Option<f64>) -> bool {
         let mut on_time = true;
         let (slide, slide_start) = self.last_slide;
-        let last = if slide == spec.slide_ms && ts >= slide_start && ts - slide_start < slide {
+        // (checked: timestamps far apart must not wrap into the cached slide)
+        let last = if slide == spec.slide_ms && ts.checked_sub(slide_start).is_some_and(|d| (0..slide).contains(&d)) {
             slide_start
         } else {
             let last = spec.last_start(ts);

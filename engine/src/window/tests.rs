@@ -98,3 +98,16 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn timestamps_far_apart_each_land_in_their_own_window() {
+    // The cached slide must not be reused when `ts - cached start` would overflow.
+    let spec = WindowSpec::tumbling(60_000);
+    let mut w = RuleWindows::default();
+    for ts in [-5_000_000_000_000_000_000i64, 5_000_000_000_000_000_000, 5_000_000_000_000_000_001] {
+        assert!(w.add(&spec, ts, (1, 0), 1, None));
+    }
+    let starts: Vec<i64> = w.open_cells_iter().map(|(start, _)| start).collect();
+    assert_eq!(starts, vec![spec.last_start(-5_000_000_000_000_000_000), spec.last_start(5_000_000_000_000_000_000)]);
+    assert_eq!(w.open_cells(), 2);
+}
