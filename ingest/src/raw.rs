@@ -110,13 +110,29 @@ impl LineRegex {
         Ok(LineRegex { regex, leading, framed })
     }
 
-    /// The text of explicit group `group` in the leftmost match.
-    fn group_text<'a>(&self, line: &'a str, group: usize) -> Option<&'a str> {
-        if let (Some(leading), Some(framed)) = (&self.leading, &self.framed)
-            && framed.group == group
-        {
-            return self.framed_text(line, leading, framed);
-        }
+    /// The text of capture group `group` (1-based explicit group index) of the leftmost
+    /// match. `None` when the regex does not match or the group did not take part in it.
+    pub(crate) fn capture<'a>(&self, line: &'a str, group: usize) -> Option<&'a str> {
+        let unanchored = |from: usize| self.group_span(&Input::new(line).range(from..), group);
+        let span = match (&self.leading, &self.framed) {
+            (Some(leading), Some(framed)) if framed.group == group => try_leading(leading, line, unanchored, |at| {
+                let input = Input::new(line).range(at..).anchored(Anchored::Yes);
+                // No quit bytes are configured, so `Err` does not happen; the regex would answer.
+                let end = framed.dfa.try_search_fwd(&input).map_err(drop)?;
+                Ok(end.map(|end| Some((at + framed.before, end.offset() - framed.after))))
+            }),
+            (Some(leading), _) => try_leading(leading, line, unanchored, |at| {
+                Ok(self.group_span(&Input::new(line).range(at..).anchored(Anchored::Yes), group))
+            }),
+            (None, _) => unanchored(0),
+        };
+        let (start, end) = span??;
+        line.get(start..end)
+    }
+
+    /// Searches `input`: `None` without a match, else the span of `group` in it (`None`
+    /// when the group did not take part).
+    fn group_span(&self, input: &Input<'_>, group: usize) -> Option<Option<(usize, usize)>> {
         let needed = (group + 1) * 2;
         let mut stack = [None::<NonMaxUsize>; STACK_SLOTS];
         let mut heap;
@@ -126,53 +142,36 @@ impl LineRegex {
             heap = vec![None; needed];
             &mut heap
         };
-        self.search_slots(line, slots)?;
-        let start = slots[group * 2]?.get();
-        let end = slots[group * 2 + 1]?.get();
-        line.get(start..end)
-    }
-
-    /// [`Self::group_text`] for a framed group: anchored DFA tries at each leading byte.
-    fn framed_text<'a>(&self, line: &'a str, leading: &[u8], framed: &FramedGroup) -> Option<&'a str> {
-        let hay = line.as_bytes();
-        let mut from = 0;
-        for _ in 0..ANCHORED_TRIES {
-            let at = from + find_leading(leading, &hay[from..])?;
-            let input = Input::new(line).range(at..).anchored(Anchored::Yes);
-            match framed.dfa.try_search_fwd(&input) {
-                Ok(Some(end)) => return line.get(at + framed.before..end.offset() - framed.after),
-                Ok(None) => from = at + 1,
-                // No quit bytes are configured, so this does not happen; the general path answers.
-                Err(_) => break,
-            }
-        }
-        // Many false starts: one unanchored search for the rest of the line.
-        let mut slots = vec![None::<NonMaxUsize>; (framed.group + 1) * 2];
-        self.regex.search_slots(&Input::new(line).range(from..), &mut slots)?;
-        line.get(slots[framed.group * 2]?.get()..slots[framed.group * 2 + 1]?.get())
+        self.regex.search_slots(input, slots)?;
+        Some(slots[group * 2].zip(slots[group * 2 + 1]).map(|(start, end)| (start.get(), end.get())))
     }
 
     pub(crate) fn group_info(&self) -> &regex_automata::util::captures::GroupInfo {
         self.regex.group_info()
     }
+}
 
-    /// Fills `slots` from the leftmost match; `None` when there is none.
-    fn search_slots(&self, line: &str, slots: &mut [Option<NonMaxUsize>]) -> Option<()> {
-        let Some(leading) = &self.leading else {
-            return self.regex.search_slots(&Input::new(line), slots).map(drop);
-        };
-        let hay = line.as_bytes();
-        let mut from = 0;
-        for _ in 0..ANCHORED_TRIES {
-            let at = from + find_leading(leading, &hay[from..])?;
-            let input = Input::new(line).range(at..).anchored(Anchored::Yes);
-            if self.regex.search_slots(&input, slots).is_some() {
-                return Some(());
-            }
-            from = at + 1;
+/// The leftmost match of a regex whose every match starts with one of `leading`:
+/// `anchored_at(at)` at each occurrence of one, in order, until one matches (`Ok(Some)`);
+/// after [`ANCHORED_TRIES`] misses, or when it cannot tell (`Err`), `unanchored_from`
+/// searches the rest of the line.
+fn try_leading<T>(
+    leading: &[u8],
+    line: &str,
+    unanchored_from: impl FnOnce(usize) -> Option<T>,
+    mut anchored_at: impl FnMut(usize) -> Result<Option<T>, ()>,
+) -> Option<T> {
+    let hay = line.as_bytes();
+    let mut from = 0;
+    for _ in 0..ANCHORED_TRIES {
+        let at = from + find_leading(leading, &hay[from..])?;
+        match anchored_at(at) {
+            Ok(Some(found)) => return Some(found),
+            Ok(None) => from = at + 1,
+            Err(()) => break,
         }
-        self.regex.search_slots(&Input::new(line).range(from..), slots).map(drop)
     }
+    unanchored_from(from)
 }
 
 /// The first of one to three bytes in `hay`.
@@ -231,12 +230,6 @@ fn leading_bytes(hir: &regex_syntax::hir::Hir) -> Option<Vec<u8>> {
         }
     }
     (1..=3).contains(&bytes.len()).then_some(bytes)
-}
-
-/// The text of capture group `group` (1-based explicit group index) of the leftmost match.
-/// `None` when the regex does not match or the group did not take part in the match.
-fn capture<'a>(re: &LineRegex, group: usize, line: &'a str) -> Option<&'a str> {
-    re.group_text(line, group)
 }
 
 /// Cuts `text` to a short prefix for error details (never mid-character).
@@ -509,7 +502,9 @@ impl TimeExtractor {
 
     /// Like [`TimeExtractor::extract`], saying why on failure (for `ingest_errors`).
     pub fn try_extract(&self, line: &str) -> Result<i64, DecodeError> {
-        let text = capture(&self.regex, 1, line)
+        let text = self
+            .regex
+            .capture(line, 1)
             .ok_or_else(|| DecodeError::new(ErrorReason::Time, "time regex does not match"))?;
         self.parser
             .parse_detailed(text)
@@ -541,7 +536,7 @@ impl HostExtractor {
     /// The host in `line`; `None` when the regex does not match or captures nothing
     /// (an empty host is no host: the source's default applies).
     pub fn extract<'a>(&self, line: &'a str) -> Option<&'a str> {
-        capture(&self.regex, self.group, line).filter(|h| !h.is_empty())
+        self.regex.capture(line, self.group).filter(|h| !h.is_empty())
     }
 }
 
@@ -614,7 +609,7 @@ mod tests {
             if [r"\[([^\]]+)\]", r"at=(\d+)", r"(ab+)", r"\[([a-z]*)\]x", r"=([a-c]*)"].contains(&pattern) {
                 proptest::prop_assert!(fast.framed.is_some(), "{}", pattern);
             }
-            proptest::prop_assert_eq!(capture(&fast, 1, &line), capture(&plain, 1, &line));
+            proptest::prop_assert_eq!(fast.capture(&line, 1), plain.capture(&line, 1));
         }
     }
 
