@@ -12,8 +12,9 @@
  * All patterns are compiled into one block-mode database with
  * HS_FLAG_SINGLEMATCH, so a pattern reports at most once per line: the same
  * "a line counts once" semantics as a logpulse rule without count_repeats.
- * The log is read into memory and hs_scan is called once per line (without
- * its '\n'); the callback increments a per-pattern counter. No time parsing,
+ * The log is read a 1 MiB chunk at a time, as logpulse reads it, and hs_scan is
+ * called once per line (without its '\n'); the callback increments a per-pattern
+ * counter. No time parsing,
  * no windows, no output other than the counts.
  *
  * COUNTS_OUT (default: stdout) gets `r<i> <lines matched>` per pattern.
@@ -27,6 +28,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+/* How much of the log is read at a time (logpulse's LineReader reads 1 MiB too). */
+#define CHUNK_BYTES (1 << 20)
 
 static double now(void) {
     struct timespec ts;
@@ -142,18 +146,46 @@ int main(int argc, char **argv) {
     counts = calloc(n, sizeof *counts);
     double t1 = now();
 
-    size_t len;
-    char *log = read_file(argv[2], &len);
+    /* The log is streamed through one buffer, as logpulse reads it: a chunk at a time,
+       the unfinished last line carried to the front. (Reading the whole file into a
+       growing buffer first cost about 0.1 s of page faults on a 160 MB log, which is
+       not Hyperscan's time.) */
+    FILE *logf = fopen(argv[2], "rb");
+    if (!logf) {
+        perror(argv[2]);
+        return 1;
+    }
+    size_t bufcap = CHUNK_BYTES, have = 0;
+    char *buf = malloc(bufcap);
+    if (!buf) die("out of memory");
     double t2 = now();
     unsigned long long lines = 0;
-    for (char *line = log; line < log + len;) {
-        char *nl = memchr(line, '\n', log + len - line);
-        char *end = nl ? nl : log + len;
-        if (hs_scan(db, line, (unsigned int)(end - line), 0, scratch, on_match, NULL) != HS_SUCCESS)
-            die("hs_scan failed");
-        lines++;
-        line = end + 1;
+    for (int eof = 0; !eof;) {
+        if (have == bufcap) { /* one line longer than the buffer: grow it */
+            bufcap *= 2;
+            buf = realloc(buf, bufcap);
+            if (!buf) die("out of memory");
+        }
+        size_t r = fread(buf + have, 1, bufcap - have, logf);
+        if (r == 0) {
+            if (ferror(logf)) die("read error");
+            eof = 1;
+        }
+        have += r;
+        char *line = buf, *stop = buf + have;
+        for (;;) {
+            char *nl = memchr(line, '\n', stop - line);
+            if (!nl && !(eof && line < stop)) break;
+            char *end = nl ? nl : stop;
+            if (hs_scan(db, line, (unsigned int)(end - line), 0, scratch, on_match, NULL) != HS_SUCCESS)
+                die("hs_scan failed");
+            lines++;
+            line = nl ? nl + 1 : stop;
+        }
+        have = stop - line;
+        memmove(buf, line, have);
     }
+    fclose(logf);
     double t3 = now();
 
     FILE *out = argc == 4 ? fopen(argv[3], "w") : stdout;
@@ -168,9 +200,9 @@ int main(int argc, char **argv) {
     }
     if (out != stdout) fclose(out);
     fprintf(stderr,
-            "hs_scan: %zu patterns, %llu lines, %llu matches; compile %.3f s, read %.3f s, "
-            "scan %.3f s (%.0f lines/s)\n",
-            n, lines, total, t1 - t0, t2 - t1, t3 - t2, lines / (t3 - t2));
+            "hs_scan: %zu patterns, %llu lines, %llu matches; compile %.3f s, "
+            "read and scan %.3f s (%.0f lines/s)\n",
+            n, lines, total, t1 - t0, t3 - t2, lines / (t3 - t2));
     hs_free_scratch(scratch);
     hs_free_database(db);
     return 0;

@@ -257,7 +257,7 @@ report() {
         awk -v r="$rules" -v t="$timed" -v h="$hs" 'BEGIN { printf "- %s rules: logpulse (time parsed) ÷ hyperscan (wall) = %.2f×\n", r, h / t }'
     done
     echo
-    echo "Hyperscan's own timers (one counting run each; \"scan\" is the hs_scan loop alone, without compile or read):"
+    echo "Hyperscan's own timers (one counting run each; \"read and scan\" is the hs_scan loop over the streamed log, without compile):"
     echo
     local note
     for note in "${HS_NOTES[@]}"; do echo "- $note"; done
