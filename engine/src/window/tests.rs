@@ -55,10 +55,14 @@ proptest! {
         width_slides in (1i64..6, 1i64..4),
         events in prop::collection::vec((0i64..3_600_000, 0u32..4, prop::option::of(-100.0f64..100.0)), 1..300),
         close_every in 1usize..50,
+        // Events over an hour mostly fall in different windows; over a minute, runs of
+        // them share a window and key (the pending cell's case).
+        span_ms in prop::sample::select(vec![3_600_000i64, 60_000]),
+        keys in prop::sample::select(vec![4u32, 1]),
     ) {
         let (mult, slide_s) = width_slides;
         let spec = WindowSpec { width_ms: slide_s * mult * 1000, slide_ms: slide_s * 1000 };
-        let mut sorted = events.clone();
+        let mut sorted: Vec<_> = events.iter().map(|&(ts, key, value)| (ts % span_ms, key % keys, value)).collect();
         sorted.sort_by_key(|e| e.0);
 
         let mut naive: Map<(i64, CellKey), (u64, f64, f64, f64)> = Map::new();
@@ -80,6 +84,34 @@ proptest! {
                 w.close_until(&spec, ts, &mut out); // watermark = newest event, lateness 0
             }
         }
+        // Before the last close: what was emitted plus what is still open (as the live
+        // view and the checkpoint view each see it) is everything.
+        let emitted: Vec<(i64, CellKey, Cell)> =
+            out.iter().flat_map(|win| win.cells.iter().map(move |(k, c)| (win.start_ms, *k, *c))).collect();
+        let live: Vec<(i64, CellKey, Cell)> = w
+            .open_snapshot(&spec)
+            .into_iter()
+            .flat_map(|win| win.cells.into_iter().map(move |(k, c)| (win.start_ms, k, c)))
+            .collect();
+        let checkpointed: Vec<(i64, CellKey, Cell)> = w
+            .open_cells_iter()
+            .flat_map(|(start, cells)| cells.iter().map(|(k, c)| (start, *k, *c)).collect::<Vec<_>>())
+            .collect();
+        for open in [live, checkpointed] {
+            let mut seen: Map<(i64, CellKey), Cell> = Map::new();
+            for &(start, k, c) in emitted.iter().chain(&open) {
+                prop_assert!(seen.insert((start, k), c).is_none(), "a cell both emitted and open");
+            }
+            prop_assert_eq!(seen.len(), naive.len());
+            for (k, want) in &naive {
+                let have = seen[k];
+                prop_assert_eq!(have.count, want.0);
+                prop_assert!((have.sum - want.1).abs() < 1e-6);
+                prop_assert_eq!((have.min, have.max), (want.2, want.3));
+            }
+        }
+        prop_assert_eq!(w.open_cells(), naive.len() - emitted.len());
+
         w.close_until(&spec, i64::MAX / 4, &mut out);
         let mut got: Map<(i64, CellKey), (u64, f64, f64, f64)> = Map::new();
         for win in out {
