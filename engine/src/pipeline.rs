@@ -33,6 +33,9 @@ use crate::window::{Cell, RuleWindows, Watermark};
 pub struct Interner {
     ids: HashMap<Box<str>, u32>,
     strings: Vec<Box<str>>,
+    /// The id [`Interner::intern_host`] gave last: events mostly come from the host of
+    /// the event before, and comparing with it is cheaper than hashing the name.
+    last_host: u32,
 }
 
 impl Interner {
@@ -51,6 +54,16 @@ impl Interner {
         self.strings.push(s.into());
         self.ids.insert(s.into(), id);
         id
+    }
+
+    /// [`Interner::intern`] for host names, trying the last host first.
+    #[inline]
+    pub fn intern_host(&mut self, host: &str) -> u32 {
+        if *self.strings[self.last_host as usize] == *host {
+            return self.last_host;
+        }
+        self.last_host = self.intern(host);
+        self.last_host
     }
 
     pub fn get(&self, id: u32) -> &str {
@@ -319,7 +332,7 @@ impl Engine {
             }
             self.interner.intern(&self.key_buffer)
         };
-        let host_key = if rule.host_in_key { *host_id.get_or_insert_with(|| self.interner.intern(host)) } else { 0 };
+        let host_key = if rule.host_in_key { *host_id.get_or_insert_with(|| self.interner.intern_host(host)) } else { 0 };
         self.stats.matched[rule_id] += count;
         self.windows[rule_id].add(&rule.window, ts, (host_key, key_id), count, value)
     }
@@ -602,5 +615,23 @@ impl RuleSlots<'_, '_> {
 impl Slots for RuleSlots<'_, '_> {
     fn get(&self, slot: usize) -> Option<Value<'_>> {
         self.value_of(*self.slots.get(slot)?)
+    }
+}
+
+#[cfg(test)]
+mod interner_tests {
+    use super::Interner;
+
+    /// Host ids through the last-host shortcut are the ids `intern` gives, whatever the order.
+    #[test]
+    fn intern_host_gives_the_interned_ids() {
+        let mut interner = Interner::new();
+        let a = interner.intern("a");
+        for host in ["a", "a", "b", "", "b", "a", "c", "c", ""] {
+            let id = interner.intern_host(host);
+            assert_eq!(interner.get(id), host);
+            assert_eq!(id, interner.intern(host));
+        }
+        assert_eq!(interner.intern_host("a"), a);
     }
 }
