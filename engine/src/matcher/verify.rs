@@ -23,6 +23,7 @@
 
 use regex_automata::dfa::{Automaton, dense};
 use regex_automata::meta::Regex;
+use regex_automata::util::primitives::StateID;
 use regex_automata::nfa::thompson;
 use regex_automata::{Anchored, Input, MatchKind};
 use regex_syntax::hir::{Hir, HirKind};
@@ -38,14 +39,22 @@ const DETERMINIZE_SIZE_LIMIT: usize = 256 << 10;
 #[derive(Debug, Clone)]
 #[allow(clippy::large_enum_variant)] // few, built once: boxing would only add a hop per check
 pub(super) enum Check {
-    Dfa(dense::DFA<Vec<u32>>),
+    Dfa {
+        dfa: dense::DFA<Vec<u32>>,
+        /// The anchored start state, when it does not depend on the bytes before the
+        /// check (no look-behind at its start). The check then walks the table itself:
+        /// a search through `try_search_fwd` first works out the start state from the
+        /// byte before, which cost about as much as the walk on the 100-rule workload.
+        universal_start: Option<StateID>,
+    },
     Regex(Regex),
 }
 
 impl Check {
     pub(super) fn new(hir: &Hir, config: &MatcherConfig) -> Result<Check, String> {
         if let Some(dfa) = build_dense(hir, config) {
-            return Ok(Check::Dfa(dfa));
+            let universal_start = dfa.universal_start_state(Anchored::Yes);
+            return Ok(Check::Dfa { dfa, universal_start });
         }
         build_regex(std::slice::from_ref(hir), MatchKind::LeftmostFirst, config).map(Check::Regex)
     }
@@ -53,22 +62,47 @@ impl Check {
     /// Does the check match starting exactly at `at`?
     #[inline]
     pub(super) fn is_match_at(&self, hay: &str, at: usize) -> bool {
-        let input = Input::new(hay).range(at..).anchored(Anchored::Yes).earliest(true);
         match self {
+            Check::Dfa { dfa, universal_start: Some(start) } => walk_until_match(dfa, *start, &hay.as_bytes()[at..]),
             // The DFA has no quit bytes (Unicode word boundaries make its build fail
             // instead, and such checks use a regex) and starts anchored, the only
             // two ways its search can fail.
-            Check::Dfa(dfa) => matches!(dfa.try_search_fwd(&input), Ok(Some(_))),
-            Check::Regex(regex) => regex.is_match(input),
+            Check::Dfa { dfa, universal_start: None } => {
+                let input = Input::new(hay).range(at..).anchored(Anchored::Yes).earliest(true);
+                matches!(dfa.try_search_fwd(&input), Ok(Some(_)))
+            }
+            Check::Regex(regex) => regex.is_match(Input::new(hay).range(at..).anchored(Anchored::Yes).earliest(true)),
         }
     }
 
     pub(super) fn memory_usage(&self) -> usize {
         match self {
-            Check::Dfa(dfa) => dfa.memory_usage(),
+            Check::Dfa { dfa, .. } => dfa.memory_usage(),
             Check::Regex(regex) => regex.memory_usage(),
         }
     }
+}
+
+/// Whether the DFA, from `start`, reaches a match state on a prefix of `hay` (or at its
+/// end): the table walk of regex-automata's `Automaton::is_special_state` example,
+/// stopping at the first match. A dense DFA reports a match one byte late, so entering
+/// a match state after a byte means a match ended before it.
+#[inline]
+fn walk_until_match(dfa: &dense::DFA<Vec<u32>>, start: StateID, hay: &[u8]) -> bool {
+    let mut state = start;
+    for &byte in hay {
+        state = dfa.next_state(state, byte);
+        if dfa.is_special_state(state) {
+            if dfa.is_match_state(state) {
+                return true;
+            }
+            if dfa.is_dead_state(state) {
+                return false;
+            }
+            // Otherwise an accelerated state (no quit bytes are configured): walk on.
+        }
+    }
+    dfa.is_match_state(dfa.next_eoi_state(state))
 }
 
 fn build_dense(hir: &Hir, config: &MatcherConfig) -> Option<dense::DFA<Vec<u32>>> {
@@ -98,4 +132,39 @@ pub(super) fn tail_after(hir: &Hir, literal: &[u8]) -> Option<Hir> {
         return None;
     }
     Some(Hir::concat(parts[1..].to_vec()))
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// A check says whether a match starts exactly at the given offset, as an
+        /// anchored search of the whole pattern says (a false "no" would be hidden by
+        /// the matcher's unanchored fallback, so it is tested here, alone).
+        #[test]
+        fn is_match_at_equals_an_anchored_search(
+            pattern in prop::sample::select(vec![
+                r"\d+ HTTP", r"\w+", r"a+b", r"(ab)+c?", r"x{2,}", r"\d*", r"b$", r"\bab", r"[a-c]{3}", r"é\d", r"(?i)err",
+            ]),
+            pieces in prop::collection::vec(prop::sample::select(vec![
+                "a", "b", "c", "ab", "x", "xx", " ", "1", "42", " HTTP", "é", "err", "ERR",
+            ]), 0..12),
+        ) {
+            let hay = pieces.concat();
+            let hir = regex_syntax::parse(pattern).unwrap();
+            let check = Check::new(&hir, &MatcherConfig::default()).unwrap();
+            // Only look-behind at the start (here `\b`) makes the start state depend on the byte before.
+            if let Check::Dfa { universal_start, .. } = &check {
+                prop_assert_eq!(universal_start.is_some(), !pattern.starts_with(r"\b"), "{}", pattern);
+            }
+            let reference = Regex::new(pattern).unwrap();
+            for at in (0..=hay.len()).filter(|&at| hay.is_char_boundary(at)) {
+                let want = reference.is_match(Input::new(&hay).range(at..).anchored(Anchored::Yes));
+                prop_assert_eq!(check.is_match_at(&hay, at), want, "{} in {:?} at {}", pattern, hay, at);
+            }
+        }
+    }
 }
