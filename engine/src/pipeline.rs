@@ -18,8 +18,8 @@ use arrow::array::RecordBatch;
 use hashbrown::HashMap;
 use ingest::error::sample_of;
 use ingest::{ErrorReason, Event, FieldValue, IngestError};
+use regex_automata::Input;
 use regex_automata::util::captures::Captures;
-use regex_automata::{Anchored, Input};
 
 use crate::batch::AggregatesBuilder;
 use crate::checkpoint::{EngineSnapshot, RestoreError, RuleSnapshot, SNAPSHOT_VERSION, StreamSnapshot, WindowSnapshot};
@@ -241,7 +241,7 @@ impl Engine {
         // Where the scan saw the leftmost match start: searches start there, anchored.
         let leftmost = rule.pattern.and_then(|p| self.scratch[rule.stream].match_start(p as u32));
         if rule.needs_captures {
-            let Some(regex) = pattern.and_then(|p| p.regex()) else { return true };
+            let (Some(index), Some(regex)) = (rule.pattern, pattern.and_then(|p| p.regex())) else { return true };
             let mut on_time = true;
             if rule.count_repeats {
                 for caps in regex.captures_iter(Input::new(text).range(leftmost.unwrap_or(0)..)) {
@@ -250,12 +250,7 @@ impl Engine {
             } else {
                 // One reusable capture buffer per rule: no allocation per line.
                 let mut caps = self.captures[rule_id].take().unwrap_or_else(|| regex.create_captures());
-                let input = match leftmost {
-                    Some(start) => Input::new(text).range(start..).anchored(Anchored::Yes),
-                    None => Input::new(text),
-                };
-                regex.search_captures(&input, &mut caps);
-                if caps.is_match() {
+                if stream.matcher.search_captures(index, text, leftmost, &mut caps) {
                     on_time = self.count_occurrence(rule_id, rule, event, text, Some(&caps), host, host_id, ts, 1);
                 }
                 self.captures[rule_id] = Some(caps);
@@ -332,7 +327,8 @@ impl Engine {
             }
             self.interner.intern(&self.key_buffer)
         };
-        let host_key = if rule.host_in_key { *host_id.get_or_insert_with(|| self.interner.intern_host(host)) } else { 0 };
+        let host_key =
+            if rule.host_in_key { *host_id.get_or_insert_with(|| self.interner.intern_host(host)) } else { 0 };
         self.stats.matched[rule_id] += count;
         self.windows[rule_id].add(&rule.window, ts, (host_key, key_id), count, value)
     }

@@ -51,7 +51,7 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         };
         writeln!(
             out,
-            "    matcher: {} patterns in one pass ({} exact literals, {} literal-prefiltered regexes, {} always-checked); {} distinct literals; memory: {scan}, always-checked automata {} B, per-pattern regexes {} B, {} shared checks at a prefix literal {} B",
+            "    matcher: {} patterns in one pass ({} exact literals, {} literal-prefiltered regexes, {} always-checked); {} distinct literals; memory: {scan}, always-checked automata {} B, per-pattern regexes {} B, {} shared checks at a prefix literal {} B, {} captures from match bounds {} B",
             m.patterns,
             m.exact_literal,
             m.verified,
@@ -60,7 +60,9 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
             m.fallback_bytes,
             m.regex_bytes,
             m.anchored_checks,
-            m.anchored_check_bytes
+            m.anchored_check_bytes,
+            m.framed_captures,
+            m.framed_capture_bytes
         )?;
         for (pattern, &rule) in stream.pattern_rules.iter().enumerate() {
             let how = match stream.matcher.strategy(pattern) {

@@ -33,6 +33,7 @@
 //!   hostile pattern fails to build instead of hanging or exhausting memory;
 //!   a [`BuildError`] names the pattern that failed.
 
+mod framed;
 mod literal_scan;
 mod literals;
 mod verify;
@@ -40,8 +41,9 @@ mod verify;
 use literal_scan::LiteralScan;
 use memchr::memmem;
 use regex_automata::meta::{self, Regex};
+use regex_automata::util::captures::Captures;
 use regex_automata::util::syntax;
-use regex_automata::{Input, MatchKind, PatternSet};
+use regex_automata::{Anchored, Input, MatchKind, PatternSet};
 
 pub use literal_scan::LiteralScanSummary;
 pub use literals::{RequiredLiterals, required_literals};
@@ -212,6 +214,8 @@ pub struct MultiMatcher {
     anchored: Vec<Option<AnchoredCheck>>,
     /// The distinct anchored checks (patterns that differ only in their literal share one).
     checks: Vec<verify::Check>,
+    /// Per pattern of literals around one group: captures from the match's bounds.
+    framed: Vec<Option<Box<framed::FramedCapture>>>,
 }
 
 /// How a pattern is checked at one occurrence of its literal.
@@ -233,6 +237,7 @@ impl MultiMatcher {
         let mut fallback_hirs = Vec::new();
         let mut fallback_ids = Vec::new();
         let mut anchored = vec![None; specs.len()];
+        let mut framed = vec![None; specs.len()];
         let mut checks = Vec::new();
         let mut check_ids: std::collections::HashMap<String, u32> = Default::default();
 
@@ -254,6 +259,9 @@ impl MultiMatcher {
                     })?;
                     let regex = build_regex(std::slice::from_ref(&hir), MatchKind::LeftmostFirst, config)
                         .map_err(|message| BuildError { pattern: index, message, offset: None })?;
+                    if hir.properties().explicit_captures_len() == 1 {
+                        framed[index] = framed::FramedCapture::new(&hir, config).map(Box::new);
+                    }
                     let required = required_literals(&hir);
                     match required {
                         Some(req) if req.min_len() >= config.min_literal_len => {
@@ -337,6 +345,7 @@ impl MultiMatcher {
             fallback,
             anchored,
             checks,
+            framed,
         })
     }
 
@@ -354,6 +363,26 @@ impl MultiMatcher {
 
     pub fn strategy(&self, index: usize) -> Strategy {
         self.strategies[index]
+    }
+
+    /// Captures of the leftmost match of regex pattern `pattern` into `caps` (made by
+    /// its regex); whether there is one. `leftmost` is [`Scratch::match_start`], when
+    /// known: the search then runs anchored there, and a pattern of literals around
+    /// one group takes its captures from the match's bounds.
+    #[inline]
+    pub fn search_captures(&self, pattern: usize, hay: &str, leftmost: Option<usize>, caps: &mut Captures) -> bool {
+        let Some(regex) = self.patterns[pattern].regex() else { return false };
+        match (leftmost, &self.framed[pattern]) {
+            (Some(start), Some(framed)) => framed.captures_at(hay, start, caps),
+            (Some(start), None) => {
+                regex.search_captures(&Input::new(hay).range(start..).anchored(Anchored::Yes), caps);
+                caps.is_match()
+            }
+            (None, _) => {
+                regex.search_captures(&Input::new(hay), caps);
+                caps.is_match()
+            }
+        }
     }
 
     pub fn new_scratch(&self) -> Scratch {
@@ -452,6 +481,8 @@ impl MultiMatcher {
             regex_bytes: self.patterns.iter().filter_map(|p| p.regex()).map(|r| r.memory_usage()).sum(),
             anchored_checks: self.checks.len(),
             anchored_check_bytes: self.checks.iter().map(verify::Check::memory_usage).sum(),
+            framed_captures: self.framed.iter().flatten().count(),
+            framed_capture_bytes: self.framed.iter().flatten().map(|f| f.memory_usage()).sum(),
         }
     }
 }
@@ -487,6 +518,9 @@ pub struct MatcherSummary {
     /// Distinct checks run at a prefix literal's occurrence, and their memory.
     pub anchored_checks: usize,
     pub anchored_check_bytes: usize,
+    /// Patterns whose captures come from their match's bounds, and their DFAs' memory.
+    pub framed_captures: usize,
+    pub framed_capture_bytes: usize,
 }
 
 /// Parses a pattern under the nesting limit. Errors carry the offset inside the pattern.

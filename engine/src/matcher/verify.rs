@@ -23,8 +23,8 @@
 
 use regex_automata::dfa::{Automaton, dense};
 use regex_automata::meta::Regex;
-use regex_automata::util::primitives::StateID;
 use regex_automata::nfa::thompson;
+use regex_automata::util::primitives::StateID;
 use regex_automata::{Anchored, Input, MatchKind};
 use regex_syntax::hir::{Hir, HirKind};
 
