@@ -159,6 +159,13 @@ impl RuleWindows {
             pending.delta.add(count, value);
             return;
         }
+        self.add_to_cell(start, key, count, value);
+    }
+
+    /// [`Self::add_to`] past the pending cell: out of line, so that the common case
+    /// inlines into the caller without this one's register saves.
+    #[inline(never)]
+    fn add_to_cell(&mut self, start: i64, key: CellKey, count: u64, value: Option<f64>) {
         self.merge_pending();
         // Most events land in the newest window: reach it without a search.
         let cells = match self.open.last_entry() {
