@@ -206,16 +206,20 @@ impl RuleWindows {
     /// Closes every window ending at or before `watermark`, oldest first.
     pub fn close_until(&mut self, spec: &WindowSpec, watermark: i64, out: &mut Vec<ClosedWindow>) {
         // Windows end at start + width; close those with end <= watermark.
-        self.merge_pending();
         let first_open_start = watermark - spec.width_ms + 1;
-        let still_open = self.open.split_off(&first_open_start);
-        let closing = std::mem::replace(&mut self.open, still_open);
-        for (start, cells) in closing {
-            out.push(ClosedWindow {
-                start_ms: start,
-                end_ms: start + spec.width_ms,
-                cells: cells.into_iter().collect(),
-            });
+        // Most calls close nothing (every rule of a stream is asked at every advance):
+        // those skip the merge and the tree split.
+        if self.open.first_key_value().is_some_and(|(&oldest, _)| oldest < first_open_start) {
+            self.merge_pending();
+            let still_open = self.open.split_off(&first_open_start);
+            let closing = std::mem::replace(&mut self.open, still_open);
+            for (start, cells) in closing {
+                out.push(ClosedWindow {
+                    start_ms: start,
+                    end_ms: start + spec.width_ms,
+                    cells: cells.into_iter().collect(),
+                });
+            }
         }
         // Window ends are multiples of slide (+ width offset); record the last passed end.
         let last_end = spec.last_start(watermark - spec.width_ms) + spec.width_ms;
