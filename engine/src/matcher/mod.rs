@@ -204,7 +204,7 @@ pub struct MultiMatcher {
     /// One scan for every required literal of every prefiltered pattern.
     literal_scan: Option<LiteralScan>,
     /// Literal id -> the patterns that require it (many rules may share a literal).
-    literal_owners: Vec<Vec<u32>>,
+    literal_owners: LiteralOwners,
     /// The patterns without usable literals, in automata of at most
     /// [`FALLBACK_SHARD`] patterns, so that no automaton grows past the size limits.
     fallback: Vec<FallbackShard>,
@@ -216,6 +216,34 @@ pub struct MultiMatcher {
     checks: Vec<verify::Check>,
     /// Per pattern of literals around one group: captures from the match's bounds.
     framed: Vec<Option<Box<framed::FramedCapture>>>,
+}
+
+/// Literal id -> owning patterns, in two flat arrays: with thousands of literals, one
+/// `Vec` per literal costs a pointer chase (a cache miss, for a rare literal) per
+/// occurrence.
+#[derive(Debug, Clone)]
+struct LiteralOwners {
+    /// The owners of literal `i` are `patterns[starts[i]..starts[i + 1]]`.
+    starts: Vec<u32>,
+    patterns: Vec<u32>,
+}
+
+impl LiteralOwners {
+    fn new(owners: Vec<Vec<u32>>) -> LiteralOwners {
+        let mut starts = Vec::with_capacity(owners.len() + 1);
+        starts.push(0);
+        let mut patterns = Vec::new();
+        for list in owners {
+            patterns.extend(list);
+            starts.push(u32::try_from(patterns.len()).expect("fewer than 2^32 literal owners"));
+        }
+        LiteralOwners { starts, patterns }
+    }
+
+    #[inline]
+    fn of(&self, literal: usize) -> &[u32] {
+        &self.patterns[self.starts[literal] as usize..self.starts[literal + 1] as usize]
+    }
 }
 
 /// How a pattern is checked at one occurrence of its literal.
@@ -341,7 +369,7 @@ impl MultiMatcher {
             strategies,
             literal_scan,
             literal_count: literal_texts.len(),
-            literal_owners,
+            literal_owners: LiteralOwners::new(literal_owners),
             fallback,
             anchored,
             checks,
@@ -414,7 +442,7 @@ impl MultiMatcher {
         if let Some(scan) = &self.literal_scan {
             let Scratch { seen, leftmost, candidates, first_start, .. } = scratch;
             scan.for_each(hay.as_bytes(), |literal, start| {
-                for &p in &self.literal_owners[literal] {
+                for &p in self.literal_owners.of(literal) {
                     let p_us = p as usize;
                     if seen[p_us] == generation {
                         // The overlapping scan reports occurrences by end, not start: an
