@@ -59,7 +59,7 @@ impl Interner {
     /// [`Interner::intern`] for host names, trying the last host first.
     #[inline]
     pub fn intern_host(&mut self, host: &str) -> u32 {
-        if *self.strings[self.last_host as usize] == *host {
+        if self.strings.get(self.last_host as usize).is_some_and(|last| **last == *host) {
             return self.last_host;
         }
         self.last_host = self.intern(host);
@@ -629,5 +629,9 @@ mod interner_tests {
             assert_eq!(id, interner.intern(host));
         }
         assert_eq!(interner.intern_host("a"), a);
+        // A default-built interner has no id 0 yet.
+        let mut empty = Interner::default();
+        let x = empty.intern_host("x");
+        assert_eq!(empty.get(x), "x");
     }
 }

@@ -143,3 +143,32 @@ fn timestamps_far_apart_each_land_in_their_own_window() {
     assert_eq!(starts, vec![spec.last_start(-5_000_000_000_000_000_000), spec.last_start(5_000_000_000_000_000_000)]);
     assert_eq!(w.open_cells(), 2);
 }
+
+/// A cell's sum is the values added one after another, bit for bit, whether or not the
+/// pending cell was written back in between (another key, a checkpoint and restore).
+#[test]
+fn sums_add_in_order_across_write_backs_and_restores() {
+    let spec = WindowSpec::tumbling(60_000);
+    let values = [0.1, 0.2, 0.3, 1.0, 2f64.powi(53), -(2f64.powi(53)), 0.7];
+    let in_order = values.iter().fold(0.0, |sum, v| sum + v);
+    let sum_of = |w: &RuleWindows| {
+        w.open_snapshot(&spec)[0].cells.iter().find(|(k, _)| *k == (1, 0)).map(|(_, c)| c.sum).unwrap()
+    };
+    for interrupt_after in 0..values.len() {
+        let mut w = RuleWindows::default();
+        for (i, &v) in values.iter().enumerate() {
+            assert!(w.add(&spec, 1_000, (1, 0), 1, Some(v)));
+            if i == interrupt_after {
+                // Another key takes the pending cell, then a checkpoint is restored.
+                assert!(w.add(&spec, 1_000, (2, 0), 1, Some(5.0)));
+                let open = w.open_cells_iter().map(|(start, cells)| (start, cells.into_owned())).collect();
+                w = RuleWindows::restore(w.closed_through(), open);
+            }
+        }
+        assert_eq!(sum_of(&w).to_bits(), in_order.to_bits(), "interrupted after value {interrupt_after}");
+        let mut out = Vec::new();
+        w.close_until(&spec, 60_000, &mut out);
+        let closed = out[0].cells.iter().find(|(k, _)| *k == (1, 0)).unwrap().1;
+        assert_eq!((closed.count, closed.sum.to_bits()), (values.len() as u64, in_order.to_bits()));
+    }
+}
