@@ -11,19 +11,13 @@
 //! pattern's own `search_captures`, anchored at the same start, fills
 //! (property-tested against it).
 
-use regex_automata::dfa::{Automaton, StartKind, dense};
-use regex_automata::nfa::thompson;
+use regex_automata::Anchored;
+use regex_automata::dfa::{Automaton, dense};
 use regex_automata::util::captures::Captures;
 use regex_automata::util::primitives::{NonMaxUsize, PatternID, StateID};
-use regex_automata::{Anchored, MatchKind};
 use regex_syntax::hir::{Hir, HirKind};
 
 use super::MatcherConfig;
-
-/// Largest dense DFA a framed pattern may compile to; past it captures use the regex.
-const DFA_SIZE_LIMIT: usize = 64 << 10;
-/// Determinization gives up past this.
-const DETERMINIZE_SIZE_LIMIT: usize = 256 << 10;
 
 /// A pattern `before` + `(group)` + `after`, with `before` and `after` literal.
 #[derive(Debug, Clone)]
@@ -34,7 +28,8 @@ pub(super) struct FramedCapture {
     before: usize,
     /// Bytes of literal after the group.
     after: usize,
-    /// The whole pattern, anchored, leftmost-first.
+    /// The whole pattern, anchored, leftmost-first (built as an anchored check is, under
+    /// the same size limits).
     dfa: dense::DFA<Vec<u32>>,
     /// The anchored start state; only patterns whose start does not look behind are framed.
     start: StateID,
@@ -61,21 +56,7 @@ impl FramedCapture {
         if group.sub.properties().explicit_captures_len() > 0 {
             return None;
         }
-        let nfa = thompson::Compiler::new()
-            .configure(thompson::Config::new().nfa_size_limit(Some(config.nfa_size_limit)).shrink(false))
-            .build_from_hir(hir)
-            .ok()?;
-        let dfa = dense::Builder::new()
-            .configure(
-                dense::Config::new()
-                    .start_kind(StartKind::Anchored)
-                    .match_kind(MatchKind::LeftmostFirst)
-                    .minimize(false)
-                    .dfa_size_limit(Some(DFA_SIZE_LIMIT))
-                    .determinize_size_limit(Some(DETERMINIZE_SIZE_LIMIT)),
-            )
-            .build_from_nfa(&nfa)
-            .ok()?;
+        let dfa = super::verify::build_dense(hir, config)?;
         let start = dfa.universal_start_state(Anchored::Yes)?;
         Some(FramedCapture { group: group.index as usize, before, after, dfa, start })
     }
@@ -133,7 +114,7 @@ impl FramedCapture {
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
-    use regex_automata::Input;
+    use regex_automata::{Input, MatchKind};
 
     use super::*;
     use crate::matcher::build_regex;

@@ -105,7 +105,8 @@ fn walk_until_match(dfa: &dense::DFA<Vec<u32>>, start: StateID, hay: &[u8]) -> b
     dfa.is_match_state(dfa.next_eoi_state(state))
 }
 
-fn build_dense(hir: &Hir, config: &MatcherConfig) -> Option<dense::DFA<Vec<u32>>> {
+/// An anchored, leftmost-first dense DFA for `hir`, when it fits in [`DFA_SIZE_LIMIT`].
+pub(super) fn build_dense(hir: &Hir, config: &MatcherConfig) -> Option<dense::DFA<Vec<u32>>> {
     let nfa = thompson::Compiler::new()
         .configure(thompson::Config::new().nfa_size_limit(Some(config.nfa_size_limit)).shrink(false))
         .build_from_hir(hir)
