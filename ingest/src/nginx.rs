@@ -322,8 +322,7 @@ fn find_literal(finder: &Finder<'_>, hay: &[u8]) -> Option<usize> {
     let mut from = 0;
     while let Some(i) = memchr::memchr(first, &hay[from..]) {
         let at = from + i;
-        let after = &hay[at + 1..];
-        if after.len() >= rest.len() && rest.iter().zip(after).all(|(a, b)| a == b) {
+        if crate::raw::starts_with_short(&hay[at + 1..], rest) {
             return Some(at);
         }
         from = at + 1;

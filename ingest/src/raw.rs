@@ -134,10 +134,10 @@ impl DelimitedRun {
     }
 }
 
-/// `hay.starts_with(literal)` for the few bytes of a literal around a group, compared in
-/// line: `starts_with` calls libc's `memcmp`, which costs more than the compare itself.
+/// `hay.starts_with(literal)` for a literal of a few bytes, compared in line:
+/// `starts_with` calls libc's `memcmp`, which costs more than the compare itself.
 #[inline]
-fn starts_with_short(hay: &[u8], literal: &[u8]) -> bool {
+pub(crate) fn starts_with_short(hay: &[u8], literal: &[u8]) -> bool {
     hay.len() >= literal.len() && hay.iter().zip(literal).all(|(a, b)| a == b)
 }
 
@@ -237,24 +237,44 @@ fn find_leading(leading: &[u8], hay: &[u8]) -> Option<usize> {
     }
 }
 
+/// A pattern that is literal text around one capture group (`\[([^\]]+)\]`,
+/// `" (?P<status>[45]\d\d) `): the group's text is the match less the literals, so
+/// the match's bounds give the group's.
+#[derive(Debug, Clone)]
+pub struct LiteralFrame<'h> {
+    /// The group.
+    pub group: &'h regex_syntax::hir::Capture,
+    /// The literal text before it.
+    pub before: Vec<u8>,
+    /// The literal text after it.
+    pub after: Vec<u8>,
+}
+
+impl LiteralFrame<'_> {
+    /// `hir` as literals around one group, when it is that.
+    pub fn of(hir: &regex_syntax::hir::Hir) -> Option<LiteralFrame<'_>> {
+        use regex_syntax::hir::HirKind;
+        let parts: &[regex_syntax::hir::Hir] = match hir.kind() {
+            HirKind::Concat(parts) => parts,
+            _ => std::slice::from_ref(hir),
+        };
+        let mut group = None;
+        let (mut before, mut after) = (Vec::new(), Vec::new());
+        for part in parts {
+            match part.kind() {
+                HirKind::Capture(capture) if group.is_none() => group = Some(capture),
+                HirKind::Literal(literal) if group.is_none() => before.extend_from_slice(&literal.0),
+                HirKind::Literal(literal) => after.extend_from_slice(&literal.0),
+                _ => return None,
+            }
+        }
+        Some(LiteralFrame { group: group?, before, after })
+    }
+}
+
 /// The pattern's one capture group, when everything around it is literal text.
 fn framed_group(hir: &regex_syntax::hir::Hir, pattern: &str) -> Option<FramedGroup> {
-    use regex_syntax::hir::HirKind;
-    let parts: &[regex_syntax::hir::Hir] = match hir.kind() {
-        HirKind::Concat(parts) => parts,
-        _ => std::slice::from_ref(hir),
-    };
-    let mut group = None;
-    let (mut before, mut after) = (Vec::new(), Vec::new());
-    for part in parts {
-        match part.kind() {
-            HirKind::Capture(capture) if group.is_none() => group = Some(capture),
-            HirKind::Literal(literal) if group.is_none() => before.extend_from_slice(&literal.0),
-            HirKind::Literal(literal) => after.extend_from_slice(&literal.0),
-            _ => return None,
-        }
-    }
-    let group = group?;
+    let LiteralFrame { group, before, after } = LiteralFrame::of(hir)?;
     let (before_len, after_len) = (before.len(), after.len());
     let framed = |end| FramedGroup { group: group.index as usize, before: before_len, after: after_len, end };
     if let Some((stop, min_len)) = run_of_all_but_one_byte(&group.sub)

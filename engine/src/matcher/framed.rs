@@ -15,7 +15,7 @@ use regex_automata::Anchored;
 use regex_automata::dfa::{Automaton, dense};
 use regex_automata::util::captures::Captures;
 use regex_automata::util::primitives::{NonMaxUsize, PatternID, StateID};
-use regex_syntax::hir::{Hir, HirKind};
+use regex_syntax::hir::Hir;
 
 use super::MatcherConfig;
 
@@ -38,27 +38,15 @@ pub(super) struct FramedCapture {
 impl FramedCapture {
     /// `None` unless the pattern is literals around exactly one group, and its DFA is small.
     pub(super) fn new(hir: &Hir, config: &MatcherConfig) -> Option<FramedCapture> {
-        let parts: &[Hir] = match hir.kind() {
-            HirKind::Concat(parts) => parts,
-            _ => std::slice::from_ref(hir),
-        };
-        let (mut group, mut before, mut after) = (None, 0, 0);
-        for part in parts {
-            match part.kind() {
-                HirKind::Capture(capture) if group.is_none() => group = Some(capture),
-                HirKind::Literal(literal) if group.is_none() => before += literal.0.len(),
-                HirKind::Literal(literal) => after += literal.0.len(),
-                _ => return None,
-            }
-        }
-        let group = group?;
+        let frame = ingest::raw::LiteralFrame::of(hir)?;
         // A group nested in the group would need slots of its own.
-        if group.sub.properties().explicit_captures_len() > 0 {
+        if frame.group.sub.properties().explicit_captures_len() > 0 {
             return None;
         }
         let dfa = super::verify::build_dense(hir, config)?;
         let start = dfa.universal_start_state(Anchored::Yes)?;
-        Some(FramedCapture { group: group.index as usize, before, after, dfa, start })
+        let (group, before, after) = (frame.group.index as usize, frame.before.len(), frame.after.len());
+        Some(FramedCapture { group, before, after, dfa, start })
     }
 
     /// Captures of the leftmost-first match starting exactly at `start`, into `caps`

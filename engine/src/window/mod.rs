@@ -140,14 +140,6 @@ impl RuleWindows {
             self.last_slide = (spec.slide_ms, last);
             last
         };
-        if spec.width_ms == spec.slide_ms {
-            // Tumbling: the one window, without the general loop's iterator.
-            if self.closed_through.is_some_and(|c| last + spec.width_ms <= c) {
-                return false;
-            }
-            self.add_to(last, key, count, value);
-            return true;
-        }
         for start in spec.starts_from(last, ts) {
             if self.closed_through.is_some_and(|c| start + spec.width_ms <= c) {
                 on_time = false;
