@@ -108,7 +108,23 @@ fn pattern_strategy() -> impl Strategy<Value = PatternSpec> {
 
 /// Patterns whose literals are all 2 bytes or longer, so that the prefixed scan applies.
 fn prefixable_pattern_strategy() -> impl Strategy<Value = PatternSpec> {
-    pattern_strategy_from(vec!["ab", "abc", "ca", "err", "error", "ERROR", "bc", "fail", "user", "a=", "xx", "failed"])
+    // `failed password for`: a literal whose tail after its prefix is longer than the
+    // eight bytes compared at a time.
+    pattern_strategy_from(vec![
+        "ab",
+        "abc",
+        "ca",
+        "err",
+        "error",
+        "ERROR",
+        "bc",
+        "fail",
+        "user",
+        "a=",
+        "xx",
+        "failed",
+        "failed password for",
+    ])
 }
 
 fn pattern_strategy_from(atoms: Vec<&'static str>) -> impl Strategy<Value = PatternSpec> {
@@ -143,8 +159,30 @@ fn pattern_strategy_from(atoms: Vec<&'static str>) -> impl Strategy<Value = Patt
 
 fn line_strategy() -> impl Strategy<Value = String> {
     let piece = prop::sample::select(vec![
-        "a", "b", "c", "ab", "abc", "err", "error", "ERROR", "Error", " ", "x", "xx", "fail", "failed", "user", "=",
-        "1", "42", "é", "\t",
+        "a",
+        "b",
+        "c",
+        "ab",
+        "abc",
+        "err",
+        "error",
+        "ERROR",
+        "Error",
+        " ",
+        "x",
+        "xx",
+        "fail",
+        "failed",
+        "user",
+        "=",
+        "1",
+        "42",
+        "é",
+        "\t",
+        "failed password for",
+        "failed passwore for",
+        "failed pXssword for",
+        "fai",
     ]);
     prop::collection::vec(piece, 0..20).prop_map(|v| v.concat())
 }
@@ -211,6 +249,9 @@ proptest! {
         }
         check_against_reference(&specs, &lines, &MatcherConfig::default())?;
         check_against_reference(&specs, &lines, &MatcherConfig { confirm_dfa_max_bytes: 0, ..MatcherConfig::default() })?;
+        // Every prefix walked, and every prefix's longer literals compared instead.
+        check_against_reference(&specs, &lines, &MatcherConfig { compare_tails_max: 0, ..MatcherConfig::default() })?;
+        check_against_reference(&specs, &lines, &MatcherConfig { compare_tails_max: usize::MAX, ..MatcherConfig::default() })?;
     }
 }
 
