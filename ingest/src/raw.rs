@@ -134,25 +134,21 @@ impl DelimitedRun {
     }
 }
 
-/// `hay.starts_with(literal)` for a literal of a few bytes, compared in line:
-/// `starts_with` calls libc's `memcmp`, which costs more than the compare itself.
+/// `hay.starts_with(literal)` for a short literal, compared in line, eight bytes at a
+/// time from the literal's last eight (overlapping the others; in a time text they hold
+/// the seconds, which change most): `starts_with` calls libc's `memcmp`, which costs more
+/// than the compare itself. Also the engine's compare of literal tails.
 #[inline]
-pub(crate) fn starts_with_short(hay: &[u8], literal: &[u8]) -> bool {
-    hay.len() >= literal.len() && hay.iter().zip(literal).all(|(a, b)| a == b)
-}
-
-/// `a == b` for two texts of the same short length (a time text): eight bytes at a time,
-/// the last eight (a time's seconds, which change most) first. `==` on slices calls
-/// libc's `memcmp`, which costs more than this compare (1.6% of a replay).
-#[inline]
-fn same_short_text(a: &[u8], b: &[u8]) -> bool {
-    debug_assert_eq!(a.len(), b.len());
-    let n = a.len();
+pub fn starts_with_short(hay: &[u8], literal: &[u8]) -> bool {
+    let n = literal.len();
+    if hay.len() < n {
+        return false;
+    }
     if n < 8 {
-        return a.iter().zip(b).all(|(x, y)| x == y);
+        return hay.iter().zip(literal).all(|(a, b)| a == b);
     }
     let word = |s: &[u8], at: usize| u64::from_ne_bytes(s[at..at + 8].try_into().expect("eight bytes"));
-    word(a, n - 8) == word(b, n - 8) && (0..n - 8).step_by(8).all(|at| word(a, at) == word(b, at))
+    word(hay, n - 8) == word(literal, n - 8) && (0..n - 8).step_by(8).all(|at| word(hay, at) == word(literal, at))
 }
 
 /// Largest dense DFA a framed group compiles to; past it the one-pass path stays.
@@ -480,7 +476,7 @@ impl TimeParser {
             return self.parse_uncached(text);
         }
         let last = LAST_PARSE.get();
-        if last.parser == self.id && last.len == bytes.len() && same_short_text(&last.text[..last.len], bytes) {
+        if last.parser == self.id && last.len == bytes.len() && starts_with_short(bytes, &last.text[..last.len]) {
             return Ok(last.ms);
         }
         let ms = self.parse_uncached(text)?;
@@ -784,18 +780,23 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// The word-wise compare of the parse cache is `==`, at every length up to the
-        /// cache's, with the texts differing at any one byte or not at all.
+        /// The word-wise compare is `starts_with`, for literals up to past the parse
+        /// cache's longest text, differing from the text at any one byte or not at all, and
+        /// texts shorter and longer than the literal.
         #[test]
-        fn same_short_text_is_slice_equality(
-            a in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..=CACHED_TEXT_BYTES),
-            flip in proptest::option::of((0usize..CACHED_TEXT_BYTES, 1u8..=255)),
+        fn starts_with_short_is_starts_with(
+            literal in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..=CACHED_TEXT_BYTES + 9),
+            flip in proptest::option::of((0usize..CACHED_TEXT_BYTES + 9, 1u8..=255)),
+            cut in 0usize..4,
+            extra in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..4),
         ) {
-            let mut b = a.clone();
-            if let Some((at, bits)) = flip.filter(|(at, _)| *at < a.len()) {
-                b[at] ^= bits;
+            let mut hay = literal.clone();
+            if let Some((at, bits)) = flip.filter(|(at, _)| *at < hay.len()) {
+                hay[at] ^= bits;
             }
-            proptest::prop_assert_eq!(same_short_text(&a, &b), a == b);
+            hay.truncate(hay.len().saturating_sub(cut));
+            hay.extend(extra);
+            proptest::prop_assert_eq!(starts_with_short(&hay, &literal), hay.starts_with(&literal));
         }
 
         /// Captures through the anchored tries at each leading byte (with the one-pass

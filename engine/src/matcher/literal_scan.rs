@@ -38,6 +38,8 @@ use aho_corasick::automaton::{Automaton, StateID};
 use aho_corasick::packed;
 use aho_corasick::{AhoCorasick, AhoCorasickKind, Anchored, MatchKind, StartKind, dfa};
 
+use ingest::raw::starts_with_short;
+
 use super::MatcherConfig;
 
 /// Most patterns a Teddy searcher holds (aho-corasick's own limit).
@@ -139,7 +141,7 @@ impl LiteralScan {
                     if let Some(tails) = &prefix.tails {
                         let after = &hay[resume..];
                         for (literal, tail) in tails {
-                            if starts_with_words(after, tail) {
+                            if starts_with_short(after, tail) {
                                 on_occurrence(*literal as usize, start);
                             }
                         }
@@ -296,19 +298,4 @@ fn walk_prefix<A: Automaton>(aut: &A, prefix: &[u8]) -> Result<Prefix, String> {
         }
     }
     Ok(Prefix { len: prefix.len(), state: sid, literals, tails: None })
-}
-
-/// `hay.starts_with(tail)`, eight bytes at a time (the last eight overlapping), without
-/// a call to libc's `memcmp`, which costs more than a short compare.
-#[inline]
-fn starts_with_words(hay: &[u8], tail: &[u8]) -> bool {
-    let n = tail.len();
-    if hay.len() < n {
-        return false;
-    }
-    if n < 8 {
-        return hay.iter().zip(tail).all(|(a, b)| a == b);
-    }
-    let word = |s: &[u8], at: usize| u64::from_ne_bytes(s[at..at + 8].try_into().expect("eight bytes"));
-    (0..n - 8).step_by(8).all(|at| word(hay, at) == word(tail, at)) && word(hay, n - 8) == word(tail, n - 8)
 }
