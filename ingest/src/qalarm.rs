@@ -32,6 +32,7 @@ pub const FIELDS: [&str; 9] =
 
 const MESSAGE: usize = 4;
 const TIME: usize = 5;
+const CODE: usize = 2;
 const SERVER_IP: usize = 6;
 
 /// The most items (values at any depth) one event may have; beyond it the event is refused
@@ -322,7 +323,7 @@ fn map_keys(bytes: &[u8], count: usize, mut pos: usize) -> Option<MapKeys> {
 }
 
 /// Whether a value that measured as an event has the shape SDKs write: text keys, each
-/// once, and a scalar in every field but `message`. A value without it is still an event
+/// once (maps), or rmp-serde's field types (compact arrays, [`compact_fields_typed`]). A value without it is still an event
 /// (some producers write integer keys, or a `code` array), but it may also be an event cut
 /// short that ran on into the next ones (taking the next map in a key's or a field's
 /// place, or its entries), so the decoder then looks inside it for a real event.
@@ -331,25 +332,65 @@ fn has_sdk_shape(bytes: &[u8]) -> bool {
         Some((marker, count, first)) if is_map(marker) => {
             map_keys(bytes, count, first).is_some_and(|k| k.all_text && !k.repeated && !k.nested_scalar)
         }
-        Some((marker, count, first)) if is_array(marker) => compact_fields_scalar(bytes, count, first),
+        Some((marker, count, first)) if is_array(marker) => compact_fields_typed(bytes, count, first),
         _ => true,
     }
 }
 
-/// Whether the compact array whose elements start at `bytes[pos]` holds a scalar in
-/// every field but `message`.
-fn compact_fields_scalar(bytes: &[u8], count: usize, mut pos: usize) -> bool {
-    let message = FIELDS.iter().position(|f| *f == "message");
+/// Whether the compact array whose elements start at `bytes[pos]` has the field types
+/// rmp-serde writes for [`QalarmEvent`] (the one encoder of compact arrays): valid UTF-8
+/// text in the text fields, a number in `time`, a number, text or nil in `code`;
+/// `message` may be anything. Looser checks let the bytes of a good event's `message`
+/// pass for a compact event running on into garbage after it (see [`resync_point`]).
+fn compact_fields_typed(bytes: &[u8], count: usize, mut pos: usize) -> bool {
     for index in 0..count {
         let Some(&first) = bytes.get(pos) else { return false };
         let marker = Marker::from_u8(first);
-        if Some(index) != message && (is_map(marker) || is_array(marker)) {
+        let Ok((len, _)) = value_len(&bytes[pos..], usize::MAX) else { return false };
+        let value = &bytes[pos..pos + len];
+        let typed = match index {
+            MESSAGE => true,
+            TIME => is_number(marker),
+            CODE => is_number(marker) || marker == Marker::Null || is_text(value),
+            i if i < FIELDS.len() => is_text(value),
+            _ => true,
+        };
+        if !typed {
             return false;
         }
-        let Ok((len, _)) = value_len(&bytes[pos..], usize::MAX) else { return false };
         pos += len;
     }
     true
+}
+
+fn is_number(m: Marker) -> bool {
+    matches!(
+        m,
+        Marker::FixPos(_)
+            | Marker::FixNeg(_)
+            | Marker::U8
+            | Marker::U16
+            | Marker::U32
+            | Marker::U64
+            | Marker::I8
+            | Marker::I16
+            | Marker::I32
+            | Marker::I64
+            | Marker::F32
+            | Marker::F64
+    )
+}
+
+/// Whether `value` (one whole MessagePack value) is a string of valid UTF-8.
+fn is_text(value: &[u8]) -> bool {
+    let header = match value.first().map(|&b| Marker::from_u8(b)) {
+        Some(Marker::FixStr(_)) => 1,
+        Some(Marker::Str8) => 2,
+        Some(Marker::Str16) => 3,
+        Some(Marker::Str32) => 5,
+        _ => return false,
+    };
+    value.get(header..).is_some_and(|text| std::str::from_utf8(text).is_ok())
 }
 
 /// The payload of an encoded str or bin value (header skipped, nothing decoded);
@@ -597,12 +638,21 @@ fn events_run_past(bytes: &[u8], mut at: usize, end: usize) -> bool {
 /// map then has a key made of swallowed bytes, and it ends in the middle of the
 /// next event. So the value must also either be followed by the end of the
 /// input or by another event, or have nothing but Qalarm field names as keys
-/// (or be a compact array, whose shape was already checked).
+/// (or be a compact array, whose shape was already checked). And it (a batch: its
+/// first element) must have an SDK's shape: the bytes of a good event's `message` can
+/// measure as a compact event or batch that runs on into garbage after the event, and
+/// resuming there would drop the good event for a made-up one (proptest
+/// `good_events_survive_garbage`: `message = "𑙡𑶓A®aa0a"` holds `91 99 a1`, a batch of
+/// one 9-field array whose `module` is an array).
 fn resync_point(bytes: &[u8]) -> bool {
-    let len = match probe(bytes, true) {
-        Some(Found::Event { len, .. }) | Some(Found::Batch { len, .. }) => len,
+    let (len, shaped) = match probe(bytes, true) {
+        Some(Found::Event { len, .. }) => (len, has_sdk_shape(&bytes[..len])),
+        Some(Found::Batch { len, first, .. }) => (len, has_sdk_shape(&bytes[first..len])),
         None => return false,
     };
+    if !shaped {
+        return false;
+    }
     if len == bytes.len() || probe(&bytes[len..], false).is_some() {
         return true;
     }
@@ -1271,6 +1321,33 @@ mod tests {
                 prop_assert_eq!(ev.text.as_ref(), want.message.as_str().unwrap());
                 prop_assert_eq!(ev.fields[0].as_ref().map(|f| f.text().to_owned()), Some(want.project.clone()));
             }
+        }
+    }
+
+    /// A good compact event whose `message` bytes hold what measures as a compact event or
+    /// a batch, followed by garbage that such a made-up event can run on into: the good
+    /// event is kept and the garbage reported, not the good event dropped for a made-up
+    /// one (found by `good_events_survive_garbage`).
+    #[test]
+    fn a_message_that_looks_like_an_event_is_not_a_resync_point() {
+        for message in ["𑙡𑶓A®aa0a", "𑙢𑶓A®aa0a"] {
+            let ev = QalarmEvent {
+                module: "m".into(),
+                code: serde_json::json!(0),
+                env: "prod".into(),
+                message: serde_json::json!(message),
+                server_ip: "10.1.1.1".into(),
+                ..Default::default()
+            };
+            let mut bytes = rmp_serde::to_vec(&ev).unwrap();
+            let garbage_at = bytes.len();
+            bytes.extend([0xd6, 0, 0, 0, 0, 0]);
+            let out: Vec<_> = StreamDecoder::new(&bytes).collect();
+            assert_eq!(out.len(), 2, "{message}: {out:?}");
+            assert_eq!(out[0].0, 0);
+            assert_eq!(out[0].1.as_ref().unwrap().text, message);
+            assert_eq!(out[1].0, garbage_at);
+            assert!(out[1].1.is_err());
         }
     }
 }
