@@ -125,7 +125,7 @@ stream = "app"
         let stream = engine.rules().streams.iter().position(|s| s.name == "app").unwrap();
         let rules = Arc::clone(engine.rules());
         for line in lines {
-            let event = rules.streams[stream].decode_line(line).unwrap();
+            let event = rules.streams[stream].decode_line(line, 0).unwrap();
             let meta = RecordMeta { lane: 3, default_host: "h", default_time_ms: 0, now_ms: 0 };
             engine.process(stream, &event, &meta, String::new);
             engine.advance(None);

@@ -69,7 +69,7 @@ fn run(first: &Arc<crate::RuleSet>, second: Option<(&Arc<crate::RuleSet>, usize)
         {
             gone = engine.reload(Arc::clone(next)).unwrap();
         }
-        let event = engine.rules().streams[0].decode_line(line).unwrap();
+        let event = engine.rules().streams[0].decode_line(line, 0).unwrap();
         engine.process(0, &event, &meta, String::new);
         engine.advance(None);
         collect(engine.take_closed(), &mut rows);

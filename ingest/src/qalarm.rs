@@ -323,10 +323,11 @@ fn map_keys(bytes: &[u8], count: usize, mut pos: usize) -> Option<MapKeys> {
 }
 
 /// Whether a value that measured as an event has the shape SDKs write: text keys, each
-/// once (maps), or rmp-serde's field types (compact arrays, [`compact_fields_typed`]). A value without it is still an event
-/// (some producers write integer keys, or a `code` array), but it may also be an event cut
-/// short that ran on into the next ones (taking the next map in a key's or a field's
-/// place, or its entries), so the decoder then looks inside it for a real event.
+/// once (maps), or rmp-serde's field types (compact arrays, [`compact_fields_typed`]). A
+/// value without it is still an event (some producers write integer keys, or a `code`
+/// array), but it may also be an event cut short that ran on into the next ones (taking
+/// the next map in a key's or a field's place, or its entries), so the decoder then looks
+/// inside it for a real event.
 fn has_sdk_shape(bytes: &[u8]) -> bool {
     match container_header(bytes) {
         Some((marker, count, first)) if is_map(marker) => {

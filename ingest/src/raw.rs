@@ -14,7 +14,7 @@ use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::format::{self, Fixed, Item, Numeric, Parsed, StrftimeItems};
-use chrono::{DateTime, Datelike, FixedOffset, Utc};
+use chrono::{DateTime, Datelike, FixedOffset, TimeZone, Utc};
 use regex_automata::dfa::{Automaton, StartKind, dense};
 use regex_automata::meta::Regex;
 use regex_automata::nfa::thompson;
@@ -371,8 +371,9 @@ enum TimeFormat {
     Strftime {
         /// The parsed items, so that no line re-parses the format string.
         items: Vec<Item<'static>>,
-        /// Set when the format has no year of its own (syslog): the year to assume.
-        default_year: i32,
+        /// The configured `year`, for texts without one (syslog). `None`: such a text takes
+        /// its year from the time the record arrived (see [`TimeParser::parse`]).
+        year: Option<i32>,
         /// Offset used when the text carries none.
         offset: FixedOffset,
         /// The format is the common log format's `%d/%b/%Y:%H:%M:%S %z` (nginx's
@@ -391,6 +392,9 @@ const COMMON_LOG_FORMAT: &str = "%d/%b/%Y:%H:%M:%S %z";
 pub struct TimeParser {
     /// What the text looks like; decided once at construction.
     format: TimeFormat,
+    /// Texts have no year and none is configured: the year comes from each record's
+    /// arrival, so a cached answer holds only while that gives the same year.
+    infers_year: bool,
     /// Tells this parser's entry in [`LAST_PARSE`] from another parser's: unique per
     /// construction (a clone keeps it, and answers alike).
     id: u64,
@@ -453,47 +457,56 @@ impl TimeParser {
                         ),
                     ));
                 }
-                TimeFormat::Strftime {
-                    items,
-                    default_year: year.unwrap_or_else(|| Utc::now().year()),
-                    offset,
-                    common_log: format == COMMON_LOG_FORMAT,
-                }
+                let infers_year = year.is_none() && !has_year(&items);
+                let format = TimeFormat::Strftime { items, year, offset, common_log: format == COMMON_LOG_FORMAT };
+                return Ok(TimeParser { format, infers_year, id: NEXT_PARSER_ID.fetch_add(1, Ordering::Relaxed) });
             }
         };
-        Ok(TimeParser { format, id: NEXT_PARSER_ID.fetch_add(1, Ordering::Relaxed) })
+        Ok(TimeParser { format, infers_year: false, id: NEXT_PARSER_ID.fetch_add(1, Ordering::Relaxed) })
     }
 
     /// Unix milliseconds, or `None` when the text does not parse (never a guessed time).
-    pub fn parse(&self, text: &str) -> Option<i64> {
-        self.parse_detailed(text).ok()
+    ///
+    /// `received_ms` is when the record arrived (its Kafka timestamp, or when it was read).
+    /// A text without a year (syslog's `Dec 31 23:59:59`) whose `year` is not configured
+    /// takes the latest year that puts it no later than [`YEAR_SKEW_MS`] after that: a
+    /// log line is written before it arrives. So December's lines read in January fall
+    /// in the old year, and a replay of this year's March log in November stays in this
+    /// year. (Reading the year once at start, as before, put a long-lived worker's
+    /// January lines a year back, where every window had closed.)
+    pub fn parse(&self, text: &str, received_ms: i64) -> Option<i64> {
+        self.parse_detailed(text, received_ms).ok()
     }
 
     /// Like [`TimeParser::parse`], with chrono's reason on failure.
-    pub(crate) fn parse_detailed(&self, text: &str) -> Result<i64, String> {
+    pub(crate) fn parse_detailed(&self, text: &str, received_ms: i64) -> Result<i64, String> {
         let bytes = text.as_bytes();
         if bytes.len() > CACHED_TEXT_BYTES {
-            return self.parse_uncached(text);
+            return self.parse_uncached(text, received_ms);
         }
         let last = LAST_PARSE.get();
-        if last.parser == self.id && last.len == bytes.len() && starts_with_short(bytes, &last.text[..last.len]) {
+        if last.parser == self.id
+            && last.len == bytes.len()
+            && starts_with_short(bytes, &last.text[..last.len])
+            && (!self.infers_year || year_still_fits(last.ms, received_ms))
+        {
             return Ok(last.ms);
         }
-        let ms = self.parse_uncached(text)?;
+        let ms = self.parse_uncached(text, received_ms)?;
         let mut entry = LastParse { parser: self.id, len: bytes.len(), text: [0; CACHED_TEXT_BYTES], ms };
         entry.text[..bytes.len()].copy_from_slice(bytes);
         LAST_PARSE.set(entry);
         Ok(ms)
     }
 
-    fn parse_uncached(&self, text: &str) -> Result<i64, String> {
+    fn parse_uncached(&self, text: &str, received_ms: i64) -> Result<i64, String> {
         match &self.format {
             TimeFormat::Rfc3339 => {
                 DateTime::parse_from_rfc3339(text.trim()).map(|t| t.timestamp_millis()).map_err(|e| e.to_string())
             }
             TimeFormat::UnixSeconds => unix_seconds_to_ms(text).ok_or_else(|| "not unix seconds".to_owned()),
             TimeFormat::UnixMillis => unix_ms(text).ok_or_else(|| "not unix milliseconds".to_owned()),
-            TimeFormat::Strftime { items, default_year, offset, common_log } => {
+            TimeFormat::Strftime { items, year, offset, common_log } => {
                 if *common_log && let Some(ms) = crate::nginx::parse_time_local(text) {
                     return Ok(ms);
                 }
@@ -505,9 +518,6 @@ impl TimeParser {
                     || parsed.isoyear().is_some()
                     || parsed.isoyear_mod_100().is_some()
                     || parsed.timestamp().is_some();
-                if !has_year {
-                    parsed.set_year(i64::from(*default_year)).map_err(|e| e.to_string())?;
-                }
                 // Date-only formats mean midnight; chrono insists on an hour and a minute.
                 if parsed.hour_div_12().is_none() && parsed.hour_mod_12().is_none() && parsed.timestamp().is_none() {
                     parsed.set_hour(0).map_err(|e| e.to_string())?;
@@ -515,15 +525,71 @@ impl TimeParser {
                         parsed.set_minute(0).map_err(|e| e.to_string())?;
                     }
                 }
-                let dt = if parsed.offset().is_some() {
-                    parsed.to_datetime()
-                } else {
-                    parsed.to_datetime_with_timezone(offset)
+                let in_year = |year: i32| {
+                    let mut parsed = parsed.clone();
+                    parsed.set_year(i64::from(year)).map_err(|e| e.to_string())?;
+                    to_ms(&parsed, offset)
                 };
-                dt.map(|t| t.timestamp_millis()).map_err(|e| e.to_string())
+                match (has_year, year) {
+                    (true, _) => to_ms(&parsed, offset),
+                    (false, Some(year)) => in_year(*year),
+                    (false, None) => {
+                        // The latest of three years not after arrival plus skew; `Feb 29`
+                        // skips the years without one.
+                        let latest = received_ms.saturating_add(YEAR_SKEW_MS);
+                        let arrival_year = Utc.timestamp_millis_opt(received_ms).single().map_or(1970, |t| t.year());
+                        let mut first_error = None;
+                        for year in [arrival_year + 1, arrival_year, arrival_year - 1] {
+                            match in_year(year) {
+                                Ok(ms) if ms <= latest => return Ok(ms),
+                                Ok(_) => {}
+                                Err(e) => first_error = first_error.or(Some(e)),
+                            }
+                        }
+                        Err(first_error.unwrap_or_else(|| "no year puts this time before its arrival".to_owned()))
+                    }
+                }
             }
         }
     }
+}
+
+/// The parsed time in unix ms, with `offset` when the text carries none.
+fn to_ms(parsed: &Parsed, offset: &FixedOffset) -> Result<i64, String> {
+    let dt = if parsed.offset().is_some() { parsed.to_datetime() } else { parsed.to_datetime_with_timezone(offset) };
+    dt.map(|t| t.timestamp_millis()).map_err(|e| e.to_string())
+}
+
+/// How far after its arrival a year-less time may lie and still take the arrival's year
+/// (or the next): clocks and zones disagree, by hours, not by a week.
+pub const YEAR_SKEW_MS: i64 = 7 * 24 * 3_600_000;
+
+/// Whether a year-less text cached as `ms` would still take the same year at
+/// `received_ms`: it is no later than arrival plus skew, and its next year's instance
+/// (at least 365 days on) is later.
+fn year_still_fits(ms: i64, received_ms: i64) -> bool {
+    const YEAR_MS: i64 = 365 * 24 * 3_600_000;
+    let latest = received_ms.saturating_add(YEAR_SKEW_MS);
+    ms <= latest && latest < ms.saturating_add(YEAR_MS)
+}
+
+/// Whether the format writes a year (or a whole timestamp) into its text.
+fn has_year(items: &[Item<'_>]) -> bool {
+    items.iter().any(|item| {
+        matches!(
+            item,
+            Item::Numeric(
+                Numeric::Year
+                    | Numeric::YearDiv100
+                    | Numeric::YearMod100
+                    | Numeric::IsoYear
+                    | Numeric::IsoYearDiv100
+                    | Numeric::IsoYearMod100
+                    | Numeric::Timestamp,
+                _
+            ) | Item::Fixed(Fixed::RFC2822 | Fixed::RFC3339)
+        )
+    })
 }
 
 /// Whether a strftime format can produce a calendar date at all; one that cannot would
@@ -656,19 +722,20 @@ impl TimeExtractor {
         Ok(TimeExtractor { regex: re, parser })
     }
 
-    /// Event time of `line` in unix ms; `None` when the regex does not match or the text does not parse.
-    pub fn extract(&self, line: &str) -> Option<i64> {
-        self.try_extract(line).ok()
+    /// Event time of `line` in unix ms; `None` when the regex does not match or the text
+    /// does not parse. `received_ms`: when the line arrived (see [`TimeParser::parse`]).
+    pub fn extract(&self, line: &str, received_ms: i64) -> Option<i64> {
+        self.try_extract(line, received_ms).ok()
     }
 
     /// Like [`TimeExtractor::extract`], saying why on failure (for `ingest_errors`).
-    pub fn try_extract(&self, line: &str) -> Result<i64, DecodeError> {
+    pub fn try_extract(&self, line: &str, received_ms: i64) -> Result<i64, DecodeError> {
         let text = self
             .regex
             .capture(line, 1)
             .ok_or_else(|| DecodeError::new(ErrorReason::Time, "time regex does not match"))?;
         self.parser
-            .parse_detailed(text)
+            .parse_detailed(text, received_ms)
             .map_err(|e| DecodeError::new(ErrorReason::Time, format!("time {:?} does not parse: {e}", short(text))))
     }
 }
@@ -717,9 +784,10 @@ impl RawDecoder {
 
     /// The line as an event. A configured time that does not match or parse is an
     /// error of reason `time`; a host regex that does not match leaves `host` as `None`.
-    pub fn decode<'a>(&self, line: &'a str) -> Result<Event<'a>, DecodeError> {
+    /// `received_ms`: when the line arrived (see [`TimeParser::parse`]).
+    pub fn decode<'a>(&self, line: &'a str, received_ms: i64) -> Result<Event<'a>, DecodeError> {
         let time_ms = match &self.time {
-            Some(t) => Some(t.try_extract(line)?),
+            Some(t) => Some(t.try_extract(line, received_ms)?),
             None => None,
         };
         let host = self.host.as_ref().and_then(|h| h.extract(line)).map(Cow::Borrowed);
@@ -730,7 +798,10 @@ impl RawDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::{NaiveDate, TimeZone};
+    use chrono::NaiveDate;
+
+    /// When the records of these tests arrived: 2026-11-27 12:00 UTC.
+    const RECEIVED_MS: i64 = 1_795_780_800_000;
 
     fn ms(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> i64 {
         NaiveDate::from_ymd_opt(y, mo, d).unwrap().and_hms_opt(h, mi, s).unwrap().and_utc().timestamp_millis()
@@ -750,33 +821,33 @@ mod tests {
             TimeParser::new("%d/%b/%Y:%H:%M:%S", None, Some("+01:00")).unwrap(),
         );
         for _ in 0..2 {
-            assert_eq!(y2025.parse("Jun  9 06:06:20"), Some(ms(2025, 6, 9, 6, 6, 20)));
-            assert_eq!(y2026.parse("Jun  9 06:06:20"), Some(ms(2026, 6, 9, 6, 6, 20)));
-            assert_eq!(y2026.parse("Jun  9 06:06:20"), Some(ms(2026, 6, 9, 6, 6, 20)));
-            assert_eq!(y2026.parse("Jun  9 06:06:21"), Some(ms(2026, 6, 9, 6, 6, 21)));
-            assert_eq!(y2026.clone().parse("Jun  9 06:06:21"), Some(ms(2026, 6, 9, 6, 6, 21)));
-            assert_eq!(y2026.parse("Jun  9 06:06:xx"), None);
-            assert_eq!(utc.parse("10/Oct/2000:13:55:36 +0000"), Some(ms(2000, 10, 10, 13, 55, 36)));
-            assert_eq!(utc.parse("10/Oct/2000:13:55:36 +0000 "), None);
-            assert_eq!(plus_one.parse("10/Oct/2000:13:55:36"), Some(ms(2000, 10, 10, 12, 55, 36)));
-            assert_eq!(utc.parse("10/Oct/2000:13:55:36"), None);
+            assert_eq!(y2025.parse("Jun  9 06:06:20", RECEIVED_MS), Some(ms(2025, 6, 9, 6, 6, 20)));
+            assert_eq!(y2026.parse("Jun  9 06:06:20", RECEIVED_MS), Some(ms(2026, 6, 9, 6, 6, 20)));
+            assert_eq!(y2026.parse("Jun  9 06:06:20", RECEIVED_MS), Some(ms(2026, 6, 9, 6, 6, 20)));
+            assert_eq!(y2026.parse("Jun  9 06:06:21", RECEIVED_MS), Some(ms(2026, 6, 9, 6, 6, 21)));
+            assert_eq!(y2026.clone().parse("Jun  9 06:06:21", RECEIVED_MS), Some(ms(2026, 6, 9, 6, 6, 21)));
+            assert_eq!(y2026.parse("Jun  9 06:06:xx", RECEIVED_MS), None);
+            assert_eq!(utc.parse("10/Oct/2000:13:55:36 +0000", RECEIVED_MS), Some(ms(2000, 10, 10, 13, 55, 36)));
+            assert_eq!(utc.parse("10/Oct/2000:13:55:36 +0000 ", RECEIVED_MS), None);
+            assert_eq!(plus_one.parse("10/Oct/2000:13:55:36", RECEIVED_MS), Some(ms(2000, 10, 10, 12, 55, 36)));
+            assert_eq!(utc.parse("10/Oct/2000:13:55:36", RECEIVED_MS), None);
         }
         // Texts too long for the cache still parse.
         let long = TimeParser::new("%Y-%m-%d %H:%M:%S %:z padding that makes the text long", None, None).unwrap();
         let text = "2026-11-27 08:00:00 +00:00 padding that makes the text long";
         assert!(text.len() > CACHED_TEXT_BYTES);
-        assert_eq!(long.parse(text), Some(ms(2026, 11, 27, 8, 0, 0)));
-        assert_eq!(long.parse(text), Some(ms(2026, 11, 27, 8, 0, 0)));
+        assert_eq!(long.parse(text, RECEIVED_MS), Some(ms(2026, 11, 27, 8, 0, 0)));
+        assert_eq!(long.parse(text, RECEIVED_MS), Some(ms(2026, 11, 27, 8, 0, 0)));
     }
 
     #[test]
     fn syslog_single_and_double_digit_days() {
         let p = TimeParser::new("%b %d %H:%M:%S", Some(2026), None).unwrap();
-        assert_eq!(p.parse("Jun  9 06:06:20"), Some(ms(2026, 6, 9, 6, 6, 20)));
-        assert_eq!(p.parse("Dec 10 06:55:46"), Some(ms(2026, 12, 10, 6, 55, 46)));
-        assert_eq!(p.parse("Dec 32 06:55:46"), None);
-        assert_eq!(p.parse("garbage"), None);
-        assert_eq!(p.parse(""), None);
+        assert_eq!(p.parse("Jun  9 06:06:20", RECEIVED_MS), Some(ms(2026, 6, 9, 6, 6, 20)));
+        assert_eq!(p.parse("Dec 10 06:55:46", RECEIVED_MS), Some(ms(2026, 12, 10, 6, 55, 46)));
+        assert_eq!(p.parse("Dec 32 06:55:46", RECEIVED_MS), None);
+        assert_eq!(p.parse("garbage", RECEIVED_MS), None);
+        assert_eq!(p.parse("", RECEIVED_MS), None);
     }
 
     proptest::proptest! {
@@ -842,29 +913,58 @@ mod tests {
             let sign = if minus { '-' } else { '+' };
             let text = format!("{day:02}/{}/{year}:{hour:02}:{minute:02}:{second:02} {sign}{off_h:02}{off_m:02}", MONTHS[month]);
             let fast = TimeParser::new(COMMON_LOG_FORMAT, None, None).unwrap();
-            let TimeFormat::Strftime { items, default_year, offset, .. } = fast.format.clone() else { unreachable!() };
-            let format = TimeFormat::Strftime { items, default_year, offset, common_log: false };
-            let chrono_only = TimeParser { format, id: NEXT_PARSER_ID.fetch_add(1, Ordering::Relaxed) };
-            proptest::prop_assert_eq!(fast.parse(&text), chrono_only.parse(&text), "{}", text);
+            let TimeFormat::Strftime { items, year, offset, .. } = fast.format.clone() else { unreachable!() };
+            let format = TimeFormat::Strftime { items, year, offset, common_log: false };
+            let chrono_only = TimeParser { format, infers_year: false, id: NEXT_PARSER_ID.fetch_add(1, Ordering::Relaxed) };
+            proptest::prop_assert_eq!(fast.parse(&text, RECEIVED_MS), chrono_only.parse(&text, RECEIVED_MS), "{}", text);
         }
     }
 
     #[test]
-    fn default_year_is_current_year() {
+    fn a_year_less_time_takes_the_latest_year_not_after_its_arrival() {
         let p = TimeParser::new("%b %d %H:%M:%S", None, None).unwrap();
-        let t = p.parse("Jan  1 00:00:00").unwrap();
-        assert_eq!(Utc.timestamp_millis_opt(t).unwrap().year(), Utc::now().year());
+        let arrived = |y, mo, d, h| ms(y, mo, d, h, 0, 0);
+        // December's lines read in January: the old year. January's read on New Year's Eve
+        // (a clock a little ahead): the new one. A replay of March's log in November: this year.
+        assert_eq!(p.parse("Dec 31 23:59:59", arrived(2027, 1, 1, 0)), Some(ms(2026, 12, 31, 23, 59, 59)));
+        assert_eq!(p.parse("Jan  1 00:00:05", arrived(2026, 12, 31, 23)), Some(ms(2027, 1, 1, 0, 0, 5)));
+        assert_eq!(p.parse("Mar  3 10:00:00", arrived(2026, 11, 27, 12)), Some(ms(2026, 3, 3, 10, 0, 0)));
+        // Up to a week ahead of arrival keeps the arrival's year; more is last year.
+        assert_eq!(p.parse("Dec  3 00:00:00", arrived(2026, 11, 27, 0)), Some(ms(2026, 12, 3, 0, 0, 0)));
+        assert_eq!(p.parse("Dec  5 00:00:00", arrived(2026, 11, 27, 0)), Some(ms(2025, 12, 5, 0, 0, 0)));
+        // Feb 29 only in a leap year: 2028's, read in March 2028; none within reach in 2026.
+        assert_eq!(p.parse("Feb 29 12:00:00", arrived(2028, 3, 1, 0)), Some(ms(2028, 2, 29, 12, 0, 0)));
+        assert_eq!(p.parse("Feb 29 12:00:00", arrived(2026, 3, 1, 0)), None);
+        // A configured year wins, and a format with a year ignores the arrival.
+        let y2020 = TimeParser::new("%b %d %H:%M:%S", Some(2020), None).unwrap();
+        assert_eq!(y2020.parse("Dec 31 23:59:59", arrived(2027, 1, 1, 0)), Some(ms(2020, 12, 31, 23, 59, 59)));
+        let with_year = TimeParser::new("%Y %b %d %H:%M:%S", None, None).unwrap();
+        assert_eq!(with_year.parse("2024 Dec 31 23:59:59", arrived(2027, 1, 1, 0)), Some(ms(2024, 12, 31, 23, 59, 59)));
+    }
+
+    /// The parse cache answers a year-less text again only while its arrival gives the
+    /// same year: the same text, arriving across New Year, is parsed anew.
+    #[test]
+    fn the_parse_cache_follows_the_arrival_year() {
+        let p = TimeParser::new("%b %d %H:%M:%S", None, None).unwrap();
+        let text = "Dec 30 12:00:00";
+        assert_eq!(p.parse(text, ms(2026, 12, 30, 13, 0, 0)), Some(ms(2026, 12, 30, 12, 0, 0)));
+        assert_eq!(p.parse(text, ms(2026, 12, 31, 0, 0, 0)), Some(ms(2026, 12, 30, 12, 0, 0)));
+        // A year on, the same text (nothing else parsed in between) is next year's.
+        assert_eq!(p.parse(text, ms(2027, 12, 30, 13, 0, 0)), Some(ms(2027, 12, 30, 12, 0, 0)));
+        // And arriving long before it, last year's.
+        assert_eq!(p.parse(text, ms(2027, 6, 1, 0, 0, 0)), Some(ms(2026, 12, 30, 12, 0, 0)));
     }
 
     #[test]
     fn apache_and_clf_formats() {
         let p = TimeParser::new("%a %b %d %H:%M:%S %Y", None, None).unwrap();
-        assert_eq!(p.parse("Sun Dec 04 04:47:44 2005"), Some(ms(2005, 12, 4, 4, 47, 44)));
+        assert_eq!(p.parse("Sun Dec 04 04:47:44 2005", RECEIVED_MS), Some(ms(2005, 12, 4, 4, 47, 44)));
         // Wrong weekday for the date: refused, not guessed.
-        assert_eq!(p.parse("Mon Dec 04 04:47:44 2005"), None);
+        assert_eq!(p.parse("Mon Dec 04 04:47:44 2005", RECEIVED_MS), None);
         let p = TimeParser::new("%d/%b/%Y:%H:%M:%S %z", None, Some("+08:00")).unwrap();
         // The text's own offset wins over the configured one.
-        assert_eq!(p.parse("10/Oct/2000:13:55:36 -0700"), Some(ms(2000, 10, 10, 20, 55, 36)));
+        assert_eq!(p.parse("10/Oct/2000:13:55:36 -0700", RECEIVED_MS), Some(ms(2000, 10, 10, 20, 55, 36)));
     }
 
     #[test]
@@ -876,48 +976,48 @@ mod tests {
         let u = TimeParser::new("%Y-%m-%d %H:%M:%S", None, Some("UTC")).unwrap();
         let t = "2026-01-02 03:04:05";
         let base = ms(2026, 1, 2, 3, 4, 5);
-        assert_eq!(utc.parse(t), Some(base));
-        assert_eq!(z.parse(t), Some(base));
-        assert_eq!(u.parse(t), Some(base));
-        assert_eq!(plus7.parse(t), Some(base - 7 * 3_600_000));
-        assert_eq!(minus7.parse(t), Some(base + 7 * 3_600_000));
-        let short = TimeParser::new("%Y-%m-%d %H:%M:%S", None, Some("+07")).map(|p| p.parse(t));
+        assert_eq!(utc.parse(t, RECEIVED_MS), Some(base));
+        assert_eq!(z.parse(t, RECEIVED_MS), Some(base));
+        assert_eq!(u.parse(t, RECEIVED_MS), Some(base));
+        assert_eq!(plus7.parse(t, RECEIVED_MS), Some(base - 7 * 3_600_000));
+        assert_eq!(minus7.parse(t, RECEIVED_MS), Some(base + 7 * 3_600_000));
+        let short = TimeParser::new("%Y-%m-%d %H:%M:%S", None, Some("+07")).map(|p| p.parse(t, RECEIVED_MS));
         assert_eq!(short, Ok(Some(base - 7 * 3_600_000)));
     }
 
     #[test]
     fn fractions_dates_and_timestamps() {
         let p = TimeParser::new("%Y-%m-%dT%H:%M:%S%.f", None, None).unwrap();
-        assert_eq!(p.parse("2026-01-02T03:04:05.678"), Some(ms(2026, 1, 2, 3, 4, 5) + 678));
+        assert_eq!(p.parse("2026-01-02T03:04:05.678", RECEIVED_MS), Some(ms(2026, 1, 2, 3, 4, 5) + 678));
         let p = TimeParser::new("%Y-%m-%d", None, None).unwrap();
-        assert_eq!(p.parse("2026-01-02"), Some(ms(2026, 1, 2, 0, 0, 0)));
+        assert_eq!(p.parse("2026-01-02", RECEIVED_MS), Some(ms(2026, 1, 2, 0, 0, 0)));
         let p = TimeParser::new("%s", None, Some("+05:00")).unwrap();
-        assert_eq!(p.parse("1700000000"), Some(1_700_000_000_000));
+        assert_eq!(p.parse("1700000000", RECEIVED_MS), Some(1_700_000_000_000));
     }
 
     #[test]
     fn special_formats() {
         let p = TimeParser::new("rfc3339", None, None).unwrap();
-        assert_eq!(p.parse("2000-10-10T13:55:36-07:00"), Some(ms(2000, 10, 10, 20, 55, 36)));
-        assert_eq!(p.parse("2000-10-10T13:55:36.250Z"), Some(ms(2000, 10, 10, 13, 55, 36) + 250));
-        assert_eq!(p.parse("2000-10-10 13:55:36"), None);
+        assert_eq!(p.parse("2000-10-10T13:55:36-07:00", RECEIVED_MS), Some(ms(2000, 10, 10, 20, 55, 36)));
+        assert_eq!(p.parse("2000-10-10T13:55:36.250Z", RECEIVED_MS), Some(ms(2000, 10, 10, 13, 55, 36) + 250));
+        assert_eq!(p.parse("2000-10-10 13:55:36", RECEIVED_MS), None);
         let p = TimeParser::new("unix", None, None).unwrap();
-        assert_eq!(p.parse("1700000000"), Some(1_700_000_000_000));
-        assert_eq!(p.parse("1700000000.123"), Some(1_700_000_000_123));
-        assert_eq!(p.parse("1700000000.1239"), Some(1_700_000_000_123));
-        assert_eq!(p.parse(" 1.7e9 "), Some(1_700_000_000_000));
-        assert_eq!(p.parse("-1.5"), Some(-1500));
-        assert_eq!(p.parse("99999999999999999999"), None);
-        assert_eq!(p.parse("1e300"), None);
-        assert_eq!(p.parse("inf"), None);
-        assert_eq!(p.parse("NaN"), None);
-        assert_eq!(p.parse("."), None);
-        assert_eq!(p.parse("-"), None);
-        assert_eq!(p.parse(""), None);
+        assert_eq!(p.parse("1700000000", RECEIVED_MS), Some(1_700_000_000_000));
+        assert_eq!(p.parse("1700000000.123", RECEIVED_MS), Some(1_700_000_000_123));
+        assert_eq!(p.parse("1700000000.1239", RECEIVED_MS), Some(1_700_000_000_123));
+        assert_eq!(p.parse(" 1.7e9 ", RECEIVED_MS), Some(1_700_000_000_000));
+        assert_eq!(p.parse("-1.5", RECEIVED_MS), Some(-1500));
+        assert_eq!(p.parse("99999999999999999999", RECEIVED_MS), None);
+        assert_eq!(p.parse("1e300", RECEIVED_MS), None);
+        assert_eq!(p.parse("inf", RECEIVED_MS), None);
+        assert_eq!(p.parse("NaN", RECEIVED_MS), None);
+        assert_eq!(p.parse(".", RECEIVED_MS), None);
+        assert_eq!(p.parse("-", RECEIVED_MS), None);
+        assert_eq!(p.parse("", RECEIVED_MS), None);
         let p = TimeParser::new("unix_ms", None, None).unwrap();
-        assert_eq!(p.parse("1700000000123"), Some(1_700_000_000_123));
-        assert_eq!(p.parse("1700000000123.9"), Some(1_700_000_000_123));
-        assert_eq!(p.parse("abc"), None);
+        assert_eq!(p.parse("1700000000123", RECEIVED_MS), Some(1_700_000_000_123));
+        assert_eq!(p.parse("1700000000123.9", RECEIVED_MS), Some(1_700_000_000_123));
+        assert_eq!(p.parse("abc", RECEIVED_MS), None);
     }
 
     #[test]
@@ -951,16 +1051,16 @@ mod tests {
         let host = HostExtractor::new(r"^\w{3} +\d+ \d\d:\d\d:\d\d (\S+)").unwrap();
         let d = RawDecoder::new(Some(time), Some(host));
         let line = "Jun  9 06:06:20 combo sshd(pam_unix)[19939]: authentication failure";
-        let ev = d.decode(line).unwrap();
+        let ev = d.decode(line, RECEIVED_MS).unwrap();
         assert_eq!(ev.time_ms, Some(ms(2026, 6, 9, 6, 6, 20)));
         assert_eq!(ev.host.as_deref(), Some("combo"));
         assert_eq!(ev.text, line);
         assert!(ev.fields.is_empty());
         assert!(matches!(ev.text, Cow::Borrowed(_)));
 
-        let err = d.decode("no time here").unwrap_err();
+        let err = d.decode("no time here", RECEIVED_MS).unwrap_err();
         assert_eq!(err.reason, ErrorReason::Time);
-        let err = d.decode("Jun 99 06:06:20 host x").unwrap_err();
+        let err = d.decode("Jun 99 06:06:20 host x", RECEIVED_MS).unwrap_err();
         assert_eq!(err.reason, ErrorReason::Time);
         assert!(err.detail.contains("Jun 99"), "{}", err.detail);
     }
@@ -968,7 +1068,7 @@ mod tests {
     #[test]
     fn raw_decoder_without_extractors() {
         let d = RawDecoder::new(None, None);
-        let ev = d.decode("anything").unwrap();
+        let ev = d.decode("anything", RECEIVED_MS).unwrap();
         assert_eq!(ev.time_ms, None);
         assert_eq!(ev.host, None);
         assert_eq!(ev.text, "anything");
@@ -994,7 +1094,7 @@ mod tests {
     fn decode_detail_is_short() {
         let t = TimeExtractor::new("^(.*)$", "%Y-%m-%d", None, None).unwrap();
         let long = "x".repeat(10_000);
-        let e = t.try_extract(&long).unwrap_err();
+        let e = t.try_extract(&long, RECEIVED_MS).unwrap_err();
         assert!(e.detail.len() < 300);
     }
 }

@@ -132,7 +132,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         while let Some(line) = lines.next_line().with_context(|| format!("reading {source_name}"))? {
             let now = run.next_record();
             match line {
-                Line::Text { number, text } => match stream.decode_line(text) {
+                Line::Text { number, text } => match stream.decode_line(text, now) {
                     Ok(event) => {
                         let meta = RecordMeta { lane: 0, default_host: &host, default_time_ms: now, now_ms: now };
                         run.engine.process(stream_id, &event, &meta, || format!("{source_name}:{number}"));

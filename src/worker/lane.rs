@@ -242,7 +242,7 @@ impl Lane {
                 let number = first_line + line.number();
                 self.line_number = number;
                 match line {
-                    Line::Text { text, .. } => match stream.decode_line(text) {
+                    Line::Text { text, .. } => match stream.decode_line(text, meta.default_time_ms) {
                         Ok(event) => self.engine.process(stream_id, &event, &meta, || source(number)),
                         Err(e) => {
                             self.engine.record_error(stream_id, source(number), e.reason, text.as_bytes(), now_ms)

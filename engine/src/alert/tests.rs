@@ -71,7 +71,7 @@ fn run_lines(alerts: &str, lines: &[String], snapshot_at: Option<usize>) -> Vec<
         out.extend(evaluator.advance_all(|r| engine.closed_through(r)));
     };
     for (n, line) in lines.iter().enumerate() {
-        let event = rules.streams[0].decode_line(line).unwrap();
+        let event = rules.streams[0].decode_line(line, 0).unwrap();
         engine.process(0, &event, &meta, String::new);
         engine.advance(None);
         step(&mut engine, &mut evaluator, &mut out);
@@ -294,7 +294,7 @@ proptest! {
         let (mut a, mut b) = (Engine::new(Arc::clone(&rules)), Engine::new(Arc::clone(&rules)));
         let meta = RecordMeta { lane: 0, default_host: "h", default_time_ms: 0, now_ms: 0 };
         for (n, line) in all.iter().enumerate() {
-            let event = rules.streams[0].decode_line(line).unwrap();
+            let event = rules.streams[0].decode_line(line, 0).unwrap();
             // The heartbeat goes to both, so that both clocks move.
             if line.contains(" beat ") || (n + cut) % 2 == 0 { a.process(0, &event, &meta, String::new); }
             if line.contains(" beat ") || (n + cut) % 2 == 1 { b.process(0, &event, &meta, String::new); }
@@ -322,7 +322,7 @@ fn the_sequence_does_not_depend_on_how_often_the_evaluator_advances() {
     let mut engine = Engine::new(Arc::clone(&rules));
     let meta = RecordMeta { lane: 0, default_host: "h", default_time_ms: 0, now_ms: 0 };
     for line in &all {
-        engine.process(0, &rules.streams[0].decode_line(line).unwrap(), &meta, String::new);
+        engine.process(0, &rules.streams[0].decode_line(line, 0).unwrap(), &meta, String::new);
     }
     engine.finish();
     let mut evaluator = AlertEvaluator::new(Arc::clone(&rules));
@@ -341,7 +341,7 @@ fn skipped_windows_are_not_judged() {
     let mut engine = Engine::new(Arc::clone(&rules));
     let meta = RecordMeta { lane: 0, default_host: "h", default_time_ms: 0, now_ms: 0 };
     for line in &lines(&web1(&[1, 7, 1, 1, 7, 1])) {
-        engine.process(0, &rules.streams[0].decode_line(line).unwrap(), &meta, String::new);
+        engine.process(0, &rules.streams[0].decode_line(line, 0).unwrap(), &meta, String::new);
     }
     engine.finish();
     let mut evaluator = AlertEvaluator::new(Arc::clone(&rules));
@@ -461,7 +461,7 @@ fn a_dropped_series_is_neither_absent_nor_resolved() {
             assert_eq!(evaluator.drop_series("errors", "web-1", ""), 1);
             assert!(!evaluator.tracks("errors", "web-1", ""));
         }
-        let event = rules.streams[0].decode_line(line).unwrap();
+        let event = rules.streams[0].decode_line(line, 0).unwrap();
         engine.process(0, &event, &meta, String::new);
         engine.advance(None);
         if let Some(batch) = engine.take_closed() {

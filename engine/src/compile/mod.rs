@@ -83,12 +83,14 @@ pub struct Stream {
 }
 
 impl Stream {
-    /// Decodes one text line of this stream (every format but Qalarm).
-    pub fn decode_line<'a>(&self, line: &'a str) -> Result<Event<'a>, DecodeError> {
+    /// Decodes one text line of this stream (every format but Qalarm). `received_ms` is
+    /// when the line arrived (Kafka timestamp, read time): a year-less time takes its
+    /// year from it ([`TimeParser::parse`]).
+    pub fn decode_line<'a>(&self, line: &'a str, received_ms: i64) -> Result<Event<'a>, DecodeError> {
         let mut event = match &self.decoder {
-            Decoder::Raw(d) => d.decode(line)?,
+            Decoder::Raw(d) => d.decode(line, received_ms)?,
             Decoder::Nginx(f) => f.parse(line)?,
-            Decoder::Json(d) => d.decode(line)?,
+            Decoder::Json(d) => d.decode(line, received_ms)?,
             Decoder::Qalarm => {
                 return Err(DecodeError::new(
                     ingest::ErrorReason::Decode,
