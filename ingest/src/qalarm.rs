@@ -340,7 +340,8 @@ fn has_sdk_shape(bytes: &[u8]) -> bool {
 
 /// Whether the compact array whose elements start at `bytes[pos]` has the field types
 /// rmp-serde writes for [`QalarmEvent`] (the one encoder of compact arrays): valid UTF-8
-/// text in the text fields, a number in `time`, a number, text or nil in `code`;
+/// text in the text fields, a number in `time`, a scalar in `code` (a number, text, a
+/// boolean or nil);
 /// `message` may be anything. Looser checks let the bytes of a good event's `message`
 /// pass for a compact event running on into garbage after it (see [`resync_point`]).
 fn compact_fields_typed(bytes: &[u8], count: usize, mut pos: usize) -> bool {
@@ -352,7 +353,9 @@ fn compact_fields_typed(bytes: &[u8], count: usize, mut pos: usize) -> bool {
         let typed = match index {
             MESSAGE => true,
             TIME => is_number(marker),
-            CODE => is_number(marker) || marker == Marker::Null || is_text(value),
+            CODE => {
+                is_number(marker) || matches!(marker, Marker::Null | Marker::True | Marker::False) || is_text(value)
+            }
             i if i < FIELDS.len() => is_text(value),
             _ => true,
         };
@@ -582,8 +585,9 @@ impl Iterator for StreamDecoder<'_> {
                         next.is_some()
                     };
                     if (!followed_well || !has_sdk_shape(&rest[..len]))
-                        && let Some(inner) =
-                            (1..len).find(|&i| resync_point(&rest[i..]) && events_run_past(rest, i, len))
+                        && let Some(inner) = (1..len).find(|&i| {
+                            resync_point(&rest[i..]) && shaped_event(&rest[i..]) && events_run_past(rest, i, len)
+                        })
                     {
                         self.pos += inner;
                         self.lookahead = None;
@@ -633,27 +637,33 @@ fn events_run_past(bytes: &[u8], mut at: usize, end: usize) -> bool {
     at == bytes.len() || probe(&bytes[at..], false).is_some()
 }
 
+/// Whether the event (a batch: its first element) at `bytes[0]` has an SDK's shape. A
+/// real event found inside a suspect one must: the bytes of a good event's `message` can
+/// measure as a compact event or batch that runs on into garbage after the event, and
+/// resuming there would drop the good event for a made-up one (proptest
+/// `good_events_survive_garbage`: `message = "𑙢𑶓A®aa0a"` holds `91 99 a2`, a batch of one
+/// 9-field array whose first field is not UTF-8). After garbage, where no good event is
+/// at stake, any event-like value is a resync point, so that odd events are not lost.
+fn shaped_event(bytes: &[u8]) -> bool {
+    match probe(bytes, true) {
+        Some(Found::Event { len, .. }) => has_sdk_shape(&bytes[..len]),
+        Some(Found::Batch { len, first, .. }) => has_sdk_shape(&bytes[first..len]),
+        None => false,
+    }
+}
+
 /// Can decoding restart at `bytes[0]` after garbage? The value there must look
 /// like an event (strictly). A truncated map header in the garbage can swallow
 /// the start of the next event and still measure as an event-like map; such a
 /// map then has a key made of swallowed bytes, and it ends in the middle of the
 /// next event. So the value must also either be followed by the end of the
 /// input or by another event, or have nothing but Qalarm field names as keys
-/// (or be a compact array, whose shape was already checked). And it (a batch: its
-/// first element) must have an SDK's shape: the bytes of a good event's `message` can
-/// measure as a compact event or batch that runs on into garbage after the event, and
-/// resuming there would drop the good event for a made-up one (proptest
-/// `good_events_survive_garbage`: `message = "𑙡𑶓A®aa0a"` holds `91 99 a1`, a batch of
-/// one 9-field array whose `module` is an array).
+/// (or be a compact array, whose shape was already checked).
 fn resync_point(bytes: &[u8]) -> bool {
-    let (len, shaped) = match probe(bytes, true) {
-        Some(Found::Event { len, .. }) => (len, has_sdk_shape(&bytes[..len])),
-        Some(Found::Batch { len, first, .. }) => (len, has_sdk_shape(&bytes[first..len])),
+    let len = match probe(bytes, true) {
+        Some(Found::Event { len, .. }) | Some(Found::Batch { len, .. }) => len,
         None => return false,
     };
-    if !shaped {
-        return false;
-    }
     if len == bytes.len() || probe(&bytes[len..], false).is_some() {
         return true;
     }
@@ -976,6 +986,17 @@ mod tests {
         assert!(out.iter().all(|(_, r)| r.is_ok()), "{out:?}");
         let batch = encode(&Value::Array(odd.iter().map(|b| rmpv::decode::read_value(&mut &b[..]).unwrap()).collect()));
         assert!(StreamDecoder::new(&batch).all(|(o, r)| o == 0 && r.is_ok()));
+        // Each one after garbage, and a compact event with a boolean `code` (which
+        // rmp-serde writes as such): the garbage is one error, the event is kept. (Not the
+        // integer-keyed map: inside garbage only maps with text keys are taken for events.)
+        odd.push(rmp_serde::to_vec(&QalarmEvent { code: json!(true), ..sample() }).unwrap());
+        for (i, bytes) in odd.iter().enumerate().skip(1) {
+            let mut file = vec![0xd6, 0, 0, 0, 0, 0];
+            file.extend(bytes);
+            let out: Vec<_> = StreamDecoder::new(&file).collect();
+            assert_eq!(out.len(), 2, "{i}: {out:?}");
+            assert!(out[0].1.is_err() && out[1].0 == 6 && out[1].1.is_ok(), "{i}: {out:?}");
+        }
     }
 
     #[test]
@@ -1323,6 +1344,19 @@ mod tests {
                 prop_assert_eq!(ev.fields[0].as_ref().map(|f| f.text().to_owned()), Some(want.project.clone()));
             }
         }
+    }
+
+    /// Every scalar `code` rmp-serde writes for a [`QalarmEvent`] keeps a compact event in
+    /// an SDK's shape; a container `code` does not (it still decodes, see
+    /// `odd_shaped_events_still_decode_in_streams_and_messages`).
+    #[test]
+    fn rmp_serde_compact_events_have_an_sdk_shape() {
+        for code in [json!(500), json!(-3), json!(2.5), json!("E42"), json!(null), json!(true), json!(false)] {
+            let bytes = rmp_serde::to_vec(&QalarmEvent { code: code.clone(), ..sample() }).unwrap();
+            assert!(has_sdk_shape(&bytes), "{code}");
+        }
+        let bytes = rmp_serde::to_vec(&QalarmEvent { code: json!([1, 2]), ..sample() }).unwrap();
+        assert!(!has_sdk_shape(&bytes));
     }
 
     /// A good compact event whose `message` bytes hold what measures as a compact event or

@@ -386,8 +386,8 @@ enum TimeFormat {
 /// The time format of nginx's and Apache's access logs.
 const COMMON_LOG_FORMAT: &str = "%d/%b/%Y:%H:%M:%S %z";
 
-/// Compiled event-time parser: chrono strftime format, optional default year (for syslog
-/// formats without `%Y`), optional fixed offset (used when the format has no `%z`; default UTC).
+/// Compiled event-time parser: chrono strftime format, optional year (for syslog formats
+/// without `%Y`; else inferred per record, see [`TimeParser::parse`]), optional fixed offset (used when the format has no `%z`; default UTC).
 #[derive(Debug, Clone)]
 pub struct TimeParser {
     /// What the text looks like; decided once at construction.
@@ -427,7 +427,7 @@ thread_local! {
 impl TimeParser {
     /// `format` is a chrono strftime format, or one of the special names `rfc3339`,
     /// `unix` (seconds, may be fractional), `unix_ms`. `year` is the year for formats
-    /// without one (default: the current UTC year, read once here). `tz` is a fixed
+    /// without one (default: inferred from each record's arrival). `tz` is a fixed
     /// offset (`+00:00`, `-07:00`, `+0800`, `Z`, `UTC`) for texts without an offset.
     /// Errors name the setting: `format`, `tz` or `year`.
     pub fn new(format: &str, year: Option<i32>, tz: Option<&str>) -> Result<TimeParser, ConfigError> {
@@ -565,10 +565,11 @@ fn to_ms(parsed: &Parsed, offset: &FixedOffset) -> Result<i64, String> {
 pub const YEAR_SKEW_MS: i64 = 7 * 24 * 3_600_000;
 
 /// Whether a year-less text cached as `ms` would still take the same year at
-/// `received_ms`: it is no later than arrival plus skew, and its next year's instance
-/// (at least 365 days on) is later.
+/// `received_ms`: it is no later than arrival plus skew, and its next year's instance is
+/// later. That instance is at least 364 days on: 365 or 366 for a month and day, 364 or
+/// 371 for a week number and weekday (`%W %a`).
 fn year_still_fits(ms: i64, received_ms: i64) -> bool {
-    const YEAR_MS: i64 = 365 * 24 * 3_600_000;
+    const YEAR_MS: i64 = 364 * 24 * 3_600_000;
     let latest = received_ms.saturating_add(YEAR_SKEW_MS);
     ms <= latest && latest < ms.saturating_add(YEAR_MS)
 }
@@ -954,6 +955,12 @@ mod tests {
         assert_eq!(p.parse(text, ms(2027, 12, 30, 13, 0, 0)), Some(ms(2027, 12, 30, 12, 0, 0)));
         // And arriving long before it, last year's.
         assert_eq!(p.parse(text, ms(2027, 6, 1, 0, 0, 0)), Some(ms(2026, 12, 30, 12, 0, 0)));
+        // A week number and weekday recur after 364 days: week 10's Monday is 2026-03-09
+        // and 2027-03-08. Arriving on 2027-03-01 at midnight it is 2026's; twelve hours
+        // later 2027's is within the week of skew, and the cached 2026 must not answer.
+        let weekly = TimeParser::new("%W %a %H:%M:%S", None, None).unwrap();
+        assert_eq!(weekly.parse("10 Mon 12:00:00", ms(2027, 3, 1, 0, 0, 0)), Some(ms(2026, 3, 9, 12, 0, 0)));
+        assert_eq!(weekly.parse("10 Mon 12:00:00", ms(2027, 3, 1, 12, 0, 0)), Some(ms(2027, 3, 8, 12, 0, 0)));
     }
 
     #[test]
