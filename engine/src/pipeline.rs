@@ -236,140 +236,6 @@ impl Engine {
             self.record_error(stream_id, source(), ErrorReason::Late, text.as_bytes(), meta.now_ms);
         }
     }
-}
-
-/// What the rules an event matched update: the engine's per-rule state, borrowed
-/// apart from its rule set.
-struct Tally<'e> {
-    /// `Engine::windows`: where the counts go.
-    windows: &'e mut [RuleWindows],
-    /// `Engine::captures`: per-rule capture buffers.
-    captures: &'e mut [Option<Captures>],
-    /// `Engine::value_captures`: per-rule buffers for `{ after, before }` values.
-    value_captures: &'e mut [Option<Captures>],
-    /// `Engine::interner`: host and group-key ids.
-    interner: &'e mut Interner,
-    /// `Engine::key_buffer`: where group keys are built.
-    key_buffer: &'e mut String,
-    /// `EngineStats::matched`: events counted per rule.
-    matched_per_rule: &'e mut [u64],
-}
-
-impl Tally<'_> {
-    /// Applies one rule that matched (or has no pattern); false when late.
-    #[inline]
-    #[allow(clippy::too_many_arguments)]
-    fn apply_rule(
-        &mut self,
-        rules: &RuleSet,
-        scratch: &Scratch,
-        rule_id: RuleId,
-        event: &Event<'_>,
-        text: &str,
-        host: &str,
-        host_id: &mut Option<u32>,
-        ts: i64,
-    ) -> bool {
-        let rule = &rules.rules[rule_id];
-        let stream = &rules.streams[rule.stream];
-        let pattern = rule.pattern.map(|p| stream.matcher.pattern(p));
-        // Where the scan saw the leftmost match start: searches start there, anchored.
-        let leftmost = rule.pattern.and_then(|p| scratch.match_start(p as u32));
-        if rule.needs_captures {
-            let (Some(index), Some(regex)) = (rule.pattern, pattern.and_then(|p| p.regex())) else { return true };
-            let mut on_time = true;
-            if rule.count_repeats {
-                for caps in regex.captures_iter(Input::new(text).range(leftmost.unwrap_or(0)..)) {
-                    on_time &= self.count_occurrence(rule_id, rule, event, text, Some(&caps), host, host_id, ts, 1);
-                }
-            } else {
-                // One reusable capture buffer per rule: no allocation per line.
-                let mut caps = self.captures[rule_id].take().unwrap_or_else(|| regex.create_captures());
-                if stream.matcher.search_captures(index, text, leftmost, &mut caps) {
-                    on_time = self.count_occurrence(rule_id, rule, event, text, Some(&caps), host, host_id, ts, 1);
-                }
-                self.captures[rule_id] = Some(caps);
-            }
-            on_time
-        } else {
-            let count = match (rule.count_repeats, pattern) {
-                (true, Some(p)) => p.count_from(text, leftmost.unwrap_or(0)),
-                _ => 1,
-            };
-            if count == 0 {
-                return true;
-            }
-            self.count_occurrence(rule_id, rule, event, text, None, host, host_id, ts, count)
-        }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    #[inline]
-    fn count_occurrence(
-        &mut self,
-        rule_id: RuleId,
-        rule: &Rule,
-        event: &Event<'_>,
-        text: &str,
-        caps: Option<&Captures>,
-        host: &str,
-        host_id: &mut Option<u32>,
-        ts: i64,
-        count: u64,
-    ) -> bool {
-        let value = match &rule.value {
-            None => None,
-            Some(source) => {
-                let v = match source {
-                    ValueSource::Field(i) => event.fields.get(*i).and_then(|f| f.as_ref()).and_then(FieldValue::as_f64),
-                    ValueSource::Capture(g) => {
-                        caps.and_then(|c| c.get_group(*g)).and_then(|span| text[span.range()].parse::<f64>().ok())
-                    }
-                    ValueSource::Between(regex) => {
-                        let mut c = self.value_captures[rule_id].take().unwrap_or_else(|| regex.create_captures());
-                        regex.captures(text, &mut c);
-                        let v = c.get_group_by_name("value").and_then(|span| text[span.range()].parse::<f64>().ok());
-                        self.value_captures[rule_id] = Some(c);
-                        v
-                    }
-                };
-                match v.filter(|v| v.is_finite()) {
-                    Some(v) => Some(v),
-                    None => return true, // a value rule counts only lines with a value
-                }
-            }
-        };
-        if let Some(filter) = &rule.filter {
-            let slots = RuleSlots { slots: &rule.filter_slots, event, text, caps, host, value };
-            if !filter.eval(&slots) {
-                return true;
-            }
-        }
-        let key_id = if rule.key_parts.is_empty() {
-            0
-        } else {
-            self.key_buffer.clear();
-            let slots = RuleSlots { slots: &[], event, text, caps, host, value };
-            for (i, (name, slot)) in rule.key_parts.iter().enumerate() {
-                if i > 0 {
-                    self.key_buffer.push(',');
-                }
-                self.key_buffer.push_str(name);
-                self.key_buffer.push('=');
-                if let Some(v) = slots.text_of(*slot) {
-                    self.key_buffer.push_str(v);
-                }
-            }
-            self.interner.intern(self.key_buffer)
-        };
-        let host_key =
-            if rule.host_in_key { *host_id.get_or_insert_with(|| self.interner.intern_host(host)) } else { 0 };
-        self.matched_per_rule[rule_id] += count;
-        self.windows[rule_id].add(&rule.window, ts, (host_key, key_id), count, value)
-    }
-}
-
-impl Engine {
     /// Closes the windows the watermarks have passed. `now_ms = None` uses
     /// event time only (replays); `Some` lets idle and quiet lanes advance.
     pub fn advance(&mut self, now_ms: Option<i64>) {
@@ -609,6 +475,137 @@ impl Engine {
             }
         }
         b.finish()
+    }
+}
+
+/// What the rules an event matched update: the engine's per-rule state, borrowed
+/// apart from its rule set.
+struct Tally<'e> {
+    /// `Engine::windows`: where the counts go.
+    windows: &'e mut [RuleWindows],
+    /// `Engine::captures`: per-rule capture buffers.
+    captures: &'e mut [Option<Captures>],
+    /// `Engine::value_captures`: per-rule buffers for `{ after, before }` values.
+    value_captures: &'e mut [Option<Captures>],
+    /// `Engine::interner`: host and group-key ids.
+    interner: &'e mut Interner,
+    /// `Engine::key_buffer`: where group keys are built.
+    key_buffer: &'e mut String,
+    /// `EngineStats::matched`: events counted per rule.
+    matched_per_rule: &'e mut [u64],
+}
+
+impl Tally<'_> {
+    /// Applies one rule that matched (or has no pattern); false when late.
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    fn apply_rule(
+        &mut self,
+        rules: &RuleSet,
+        scratch: &Scratch,
+        rule_id: RuleId,
+        event: &Event<'_>,
+        text: &str,
+        host: &str,
+        host_id: &mut Option<u32>,
+        ts: i64,
+    ) -> bool {
+        let rule = &rules.rules[rule_id];
+        let stream = &rules.streams[rule.stream];
+        let pattern = rule.pattern.map(|p| stream.matcher.pattern(p));
+        // Where the scan saw the leftmost match start: searches start there, anchored.
+        let leftmost = rule.pattern.and_then(|p| scratch.match_start(p as u32));
+        if rule.needs_captures {
+            let (Some(index), Some(regex)) = (rule.pattern, pattern.and_then(|p| p.regex())) else { return true };
+            let mut on_time = true;
+            if rule.count_repeats {
+                for caps in regex.captures_iter(Input::new(text).range(leftmost.unwrap_or(0)..)) {
+                    on_time &= self.count_occurrence(rule_id, rule, event, text, Some(&caps), host, host_id, ts, 1);
+                }
+            } else {
+                // One reusable capture buffer per rule: no allocation per line.
+                let mut caps = self.captures[rule_id].take().unwrap_or_else(|| regex.create_captures());
+                if stream.matcher.search_captures(index, text, leftmost, &mut caps) {
+                    on_time = self.count_occurrence(rule_id, rule, event, text, Some(&caps), host, host_id, ts, 1);
+                }
+                self.captures[rule_id] = Some(caps);
+            }
+            on_time
+        } else {
+            let count = match (rule.count_repeats, pattern) {
+                (true, Some(p)) => p.count_from(text, leftmost.unwrap_or(0)),
+                _ => 1,
+            };
+            if count == 0 {
+                return true;
+            }
+            self.count_occurrence(rule_id, rule, event, text, None, host, host_id, ts, count)
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    fn count_occurrence(
+        &mut self,
+        rule_id: RuleId,
+        rule: &Rule,
+        event: &Event<'_>,
+        text: &str,
+        caps: Option<&Captures>,
+        host: &str,
+        host_id: &mut Option<u32>,
+        ts: i64,
+        count: u64,
+    ) -> bool {
+        let value = match &rule.value {
+            None => None,
+            Some(source) => {
+                let v = match source {
+                    ValueSource::Field(i) => event.fields.get(*i).and_then(|f| f.as_ref()).and_then(FieldValue::as_f64),
+                    ValueSource::Capture(g) => {
+                        caps.and_then(|c| c.get_group(*g)).and_then(|span| text[span.range()].parse::<f64>().ok())
+                    }
+                    ValueSource::Between(regex) => {
+                        let mut c = self.value_captures[rule_id].take().unwrap_or_else(|| regex.create_captures());
+                        regex.captures(text, &mut c);
+                        let v = c.get_group_by_name("value").and_then(|span| text[span.range()].parse::<f64>().ok());
+                        self.value_captures[rule_id] = Some(c);
+                        v
+                    }
+                };
+                match v.filter(|v| v.is_finite()) {
+                    Some(v) => Some(v),
+                    None => return true, // a value rule counts only lines with a value
+                }
+            }
+        };
+        if let Some(filter) = &rule.filter {
+            let slots = RuleSlots { slots: &rule.filter_slots, event, text, caps, host, value };
+            if !filter.eval(&slots) {
+                return true;
+            }
+        }
+        let key_id = if rule.key_parts.is_empty() {
+            0
+        } else {
+            self.key_buffer.clear();
+            let slots = RuleSlots { slots: &[], event, text, caps, host, value };
+            for (i, (name, slot)) in rule.key_parts.iter().enumerate() {
+                if i > 0 {
+                    self.key_buffer.push(',');
+                }
+                self.key_buffer.push_str(name);
+                self.key_buffer.push('=');
+                if let Some(v) = slots.text_of(*slot) {
+                    self.key_buffer.push_str(v);
+                }
+            }
+            self.interner.intern(self.key_buffer)
+        };
+        let host_key =
+            if rule.host_in_key { *host_id.get_or_insert_with(|| self.interner.intern_host(host)) } else { 0 };
+        self.matched_per_rule[rule_id] += count;
+        self.windows[rule_id].add(&rule.window, ts, (host_key, key_id), count, value)
     }
 }
 

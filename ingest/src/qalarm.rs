@@ -343,7 +343,7 @@ fn has_sdk_shape(bytes: &[u8]) -> bool {
 /// text in the text fields, a number in `time`, a scalar in `code` (a number, text, a
 /// boolean or nil);
 /// `message` may be anything. Looser checks let the bytes of a good event's `message`
-/// pass for a compact event running on into garbage after it (see [`resync_point`]).
+/// pass for a compact event running on into garbage after it (see [`found_has_sdk_shape`]).
 fn compact_fields_typed(bytes: &[u8], count: usize, mut pos: usize) -> bool {
     for index in 0..count {
         let Some(&first) = bytes.get(pos) else { return false };
@@ -385,16 +385,12 @@ fn is_number(m: Marker) -> bool {
     )
 }
 
-/// Whether `value` (one whole MessagePack value) is a string of valid UTF-8.
+/// Whether `value` (one whole MessagePack value) is a str (not a bin) of valid UTF-8.
 fn is_text(value: &[u8]) -> bool {
-    let header = match value.first().map(|&b| Marker::from_u8(b)) {
-        Some(Marker::FixStr(_)) => 1,
-        Some(Marker::Str8) => 2,
-        Some(Marker::Str16) => 3,
-        Some(Marker::Str32) => 5,
-        _ => return false,
-    };
-    value.get(header..).is_some_and(|text| std::str::from_utf8(text).is_ok())
+    matches!(
+        value.first().map(|&b| Marker::from_u8(b)),
+        Some(Marker::FixStr(_) | Marker::Str8 | Marker::Str16 | Marker::Str32)
+    ) && str_payload(value).is_some_and(|text| std::str::from_utf8(text).is_ok())
 }
 
 /// The payload of an encoded str or bin value (header skipped, nothing decoded);
@@ -586,7 +582,8 @@ impl Iterator for StreamDecoder<'_> {
                     };
                     if (!followed_well || !has_sdk_shape(&rest[..len]))
                         && let Some(inner) = (1..len).find(|&i| {
-                            resync_point(&rest[i..]) && shaped_event(&rest[i..]) && events_run_past(rest, i, len)
+                            resync_point(&rest[i..]).is_some_and(|found| found_has_sdk_shape(&rest[i..], found))
+                                && events_run_past(rest, i, len)
                         })
                     {
                         self.pos += inner;
@@ -608,7 +605,7 @@ impl Iterator for StreamDecoder<'_> {
                         Err(e) => e.describe(),
                         Ok(_) => "a MessagePack value that is not an event",
                     };
-                    let skip = (1..rest.len()).find(|&i| resync_point(&rest[i..])).unwrap_or(rest.len());
+                    let skip = (1..rest.len()).find(|&i| resync_point(&rest[i..]).is_some()).unwrap_or(rest.len());
                     self.pos += skip;
                     return Some((
                         start,
@@ -637,18 +634,18 @@ fn events_run_past(bytes: &[u8], mut at: usize, end: usize) -> bool {
     at == bytes.len() || probe(&bytes[at..], false).is_some()
 }
 
-/// Whether the event (a batch: its first element) at `bytes[0]` has an SDK's shape. A
-/// real event found inside a suspect one must: the bytes of a good event's `message` can
-/// measure as a compact event or batch that runs on into garbage after the event, and
-/// resuming there would drop the good event for a made-up one (proptest
-/// `good_events_survive_garbage`: `message = "𑙢𑶓A®aa0a"` holds `91 99 a2`, a batch of one
-/// 9-field array whose first field is not UTF-8). After garbage, where no good event is
-/// at stake, any event-like value is a resync point, so that odd events are not lost.
-fn shaped_event(bytes: &[u8]) -> bool {
-    match probe(bytes, true) {
-        Some(Found::Event { len, .. }) => has_sdk_shape(&bytes[..len]),
-        Some(Found::Batch { len, first, .. }) => has_sdk_shape(&bytes[first..len]),
-        None => false,
+/// Whether `found`, the event or batch at `bytes[0]`, has an SDK's shape (a batch: its
+/// first element). A real event found inside a suspect one must: the bytes of a good
+/// event's `message` can measure as a compact event or batch that runs on into garbage
+/// after the event, and resuming there would drop the good event for a made-up one
+/// (proptest `good_events_survive_garbage`: `message = "𑙢𑶓A®aa0a"` holds `91 99 a2`, a
+/// batch of one 9-field array whose first field is not UTF-8). After garbage, where no
+/// good event is at stake, any event-like value is a resync point, so that odd events
+/// are not lost.
+fn found_has_sdk_shape(bytes: &[u8], found: Found) -> bool {
+    match found {
+        Found::Event { len, .. } => has_sdk_shape(&bytes[..len]),
+        Found::Batch { len, first, .. } => has_sdk_shape(&bytes[first..len]),
     }
 }
 
@@ -658,22 +655,21 @@ fn shaped_event(bytes: &[u8]) -> bool {
 /// map then has a key made of swallowed bytes, and it ends in the middle of the
 /// next event. So the value must also either be followed by the end of the
 /// input or by another event, or have nothing but Qalarm field names as keys
-/// (or be a compact array, whose shape was already checked).
-fn resync_point(bytes: &[u8]) -> bool {
-    let len = match probe(bytes, true) {
-        Some(Found::Event { len, .. }) | Some(Found::Batch { len, .. }) => len,
-        None => return false,
-    };
+/// (or be a compact array, whose shape was already checked). The value, when it can.
+fn resync_point(bytes: &[u8]) -> Option<Found> {
+    let found = probe(bytes, true)?;
+    let (Found::Event { len, .. } | Found::Batch { len, .. }) = found;
     if len == bytes.len() || probe(&bytes[len..], false).is_some() {
-        return true;
+        return Some(found);
     }
-    match container_header(bytes) {
+    let restarts = match container_header(bytes) {
         Some((marker, count, first)) if is_map(marker) => {
             map_keys(bytes, count, first).is_some_and(|k| k.known == count)
         }
         Some(_) => true,
         None => false,
-    }
+    };
+    restarts.then_some(found)
 }
 
 /// The event of a decoded map or compact array.

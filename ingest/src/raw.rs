@@ -387,7 +387,8 @@ enum TimeFormat {
 const COMMON_LOG_FORMAT: &str = "%d/%b/%Y:%H:%M:%S %z";
 
 /// Compiled event-time parser: chrono strftime format, optional year (for syslog formats
-/// without `%Y`; else inferred per record, see [`TimeParser::parse`]), optional fixed offset (used when the format has no `%z`; default UTC).
+/// without `%Y`; else inferred per record, see [`TimeParser::parse`]), optional fixed
+/// offset (used when the format has no `%z`; default UTC).
 #[derive(Debug, Clone)]
 pub struct TimeParser {
     /// What the text looks like; decided once at construction.
@@ -457,12 +458,11 @@ impl TimeParser {
                         ),
                     ));
                 }
-                let infers_year = year.is_none() && !has_year(&items);
-                let format = TimeFormat::Strftime { items, year, offset, common_log: format == COMMON_LOG_FORMAT };
-                return Ok(TimeParser { format, infers_year, id: NEXT_PARSER_ID.fetch_add(1, Ordering::Relaxed) });
+                TimeFormat::Strftime { items, year, offset, common_log: format == COMMON_LOG_FORMAT }
             }
         };
-        Ok(TimeParser { format, infers_year: false, id: NEXT_PARSER_ID.fetch_add(1, Ordering::Relaxed) })
+        let infers_year = matches!(&format, TimeFormat::Strftime { items, year: None, .. } if !has_year(items));
+        Ok(TimeParser { format, infers_year, id: NEXT_PARSER_ID.fetch_add(1, Ordering::Relaxed) })
     }
 
     /// Unix milliseconds, or `None` when the text does not parse (never a guessed time).

@@ -18,6 +18,7 @@ use regex_automata::util::primitives::{NonMaxUsize, PatternID, StateID};
 use regex_syntax::hir::Hir;
 
 use super::MatcherConfig;
+use super::verify::anchored_match_end;
 
 /// A pattern `before` + `(group)` + `after`, with `before` and `after` literal.
 #[derive(Debug, Clone)]
@@ -53,7 +54,9 @@ impl FramedCapture {
     /// (made by the pattern's regex); whether there is one.
     #[inline]
     pub(super) fn captures_at(&self, hay: &str, start: usize, caps: &mut Captures) -> bool {
-        let Some(end) = self.match_end(&hay.as_bytes()[start..]).map(|len| start + len) else {
+        let Some(end) =
+            anchored_match_end(&self.dfa, self.start, &hay.as_bytes()[start..], false).map(|len| start + len)
+        else {
             caps.set_pattern(None);
             return false;
         };
@@ -66,32 +69,6 @@ impl FramedCapture {
         set(self.group * 2, start + self.before);
         set(self.group * 2 + 1, end - self.after);
         true
-    }
-
-    /// Length of the leftmost-first match at the start of `hay`. A dense DFA reports
-    /// a match one byte late: entering a match state after byte `i` means a match
-    /// ended at `i`. Leftmost-first keeps walking until the dead state, for a longer
-    /// match of higher priority.
-    #[inline]
-    fn match_end(&self, hay: &[u8]) -> Option<usize> {
-        let dfa = &self.dfa;
-        let mut state = self.start;
-        let mut end = None;
-        for (at, &byte) in hay.iter().enumerate() {
-            state = dfa.next_state(state, byte);
-            if dfa.is_special_state(state) {
-                if dfa.is_match_state(state) {
-                    end = Some(at);
-                } else if dfa.is_dead_state(state) {
-                    return end;
-                }
-                // Otherwise an accelerated state (no quit bytes are configured): walk on.
-            }
-        }
-        if dfa.is_match_state(dfa.next_eoi_state(state)) {
-            end = Some(hay.len());
-        }
-        end
     }
 
     pub(super) fn memory_usage(&self) -> usize {

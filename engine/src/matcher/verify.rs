@@ -63,7 +63,9 @@ impl Check {
     #[inline]
     pub(super) fn is_match_at(&self, hay: &str, at: usize) -> bool {
         match self {
-            Check::Dfa { dfa, universal_start: Some(start) } => walk_until_match(dfa, *start, &hay.as_bytes()[at..]),
+            Check::Dfa { dfa, universal_start: Some(start) } => {
+                anchored_match_end(dfa, *start, &hay.as_bytes()[at..], true).is_some()
+            }
             // The DFA has no quit bytes (Unicode word boundaries make its build fail
             // instead, and such checks use a regex) and starts anchored, the only
             // two ways its search can fail.
@@ -83,26 +85,38 @@ impl Check {
     }
 }
 
-/// Whether the DFA, from `start`, reaches a match state on a prefix of `hay` (or at its
-/// end): the table walk of regex-automata's `Automaton::is_special_state` example,
-/// stopping at the first match. A dense DFA reports a match one byte late, so entering
-/// a match state after a byte means a match ended before it.
-#[inline]
-fn walk_until_match(dfa: &dense::DFA<Vec<u32>>, start: StateID, hay: &[u8]) -> bool {
+/// Where a match of the DFA, anchored in state `start`, ends in `hay`: the first one
+/// (`earliest`, for a yes/no check), or the leftmost-first one, walking on to the dead
+/// state for a longer match of higher priority (captures). The table walk of
+/// regex-automata's `Automaton::is_special_state` example. A dense DFA reports a match
+/// one byte late: entering a match state after byte `i` means a match ended at `i`.
+#[inline(always)]
+pub(super) fn anchored_match_end(
+    dfa: &dense::DFA<Vec<u32>>,
+    start: StateID,
+    hay: &[u8],
+    earliest: bool,
+) -> Option<usize> {
     let mut state = start;
-    for &byte in hay {
+    let mut end = None;
+    for (at, &byte) in hay.iter().enumerate() {
         state = dfa.next_state(state, byte);
         if dfa.is_special_state(state) {
             if dfa.is_match_state(state) {
-                return true;
-            }
-            if dfa.is_dead_state(state) {
-                return false;
+                end = Some(at);
+                if earliest {
+                    return end;
+                }
+            } else if dfa.is_dead_state(state) {
+                return end;
             }
             // Otherwise an accelerated state (no quit bytes are configured): walk on.
         }
     }
-    dfa.is_match_state(dfa.next_eoi_state(state))
+    if dfa.is_match_state(dfa.next_eoi_state(state)) {
+        end = Some(hay.len());
+    }
+    end
 }
 
 /// An anchored, leftmost-first dense DFA for `hir`, when it fits in [`DFA_SIZE_LIMIT`].
