@@ -4,6 +4,7 @@ mod cli;
 mod output;
 mod progress;
 mod rules;
+mod sources;
 mod worker;
 
 use std::process::ExitCode;

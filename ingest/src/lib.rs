@@ -6,24 +6,20 @@
 //! - [`raw::RawDecoder`]: event time from a regex + chrono format, host from a regex or fixed name;
 //! - [`nginx::LogFormat`]: compiles any nginx `log_format` string into a parser;
 //! - [`qalarm`]: Qalarm events from MessagePack (named maps or rmp-serde compact arrays);
-//! - [`json::JsonDecoder`]: one JSON object per line, dotted paths as fields;
-//! - [`kafka`]: the Kafka source (rdkafka consumer group member, offsets owned by the caller);
-//! - [`tail::FileTail`]: follows a file through appends, truncation and rotation.
+//! - [`json::JsonDecoder`]: one JSON object per line, dotted paths as fields.
 //!
 //! Invariants:
-//! - decoders are pure (no I/O; only `kafka` and `tail` read) and never panic on any input; bad input is an
+//! - decoders are pure (no I/O: the sources that read live in the binary) and never panic on any input; bad input is an
 //!   [`IngestError`] with an [`ErrorReason`], never a silently guessed value;
 //! - a decoded [`Event`] borrows from the input line where it can.
 
 pub mod error;
 pub mod event;
 pub mod json;
-pub mod kafka;
 pub mod lines;
 pub mod nginx;
 pub mod qalarm;
 pub mod raw;
-pub mod tail;
 
 pub use error::{DecodeError, ErrorReason, IngestError};
 pub use event::{Event, FieldValue};

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use engine::{RuleError, RuleErrors, SourceFile};
-use ingest::kafka::KafkaSourceConfig;
+use crate::sources::kafka::KafkaSourceConfig;
 use serde::Deserialize;
 use toml::Spanned;
 

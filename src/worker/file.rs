@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use ingest::tail::FileTail;
+use crate::sources::tail::FileTail;
 
 use super::config::{FileSourceConfig, StdinSourceConfig};
 use super::lane::{Lane, Origin, Record, Shared};

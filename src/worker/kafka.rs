@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use ingest::kafka::{
+use crate::sources::kafka::{
     KafkaConsumer, KafkaRecord, KafkaSourceConfig, POLL_TIMEOUT, PartitionHandler, RebalanceContext, TopicPartition,
 };
 use rdkafka::Offset;
