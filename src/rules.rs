@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use engine::{RuleSet, SourceFile};
 
-use crate::cli::UsageError;
+use crate::error::UsageError;
 
 /// Expands each argument as a glob (a plain path is a glob matching itself) and reads the files, sorted.
 pub fn read_rule_files(patterns: &[String]) -> anyhow::Result<Vec<SourceFile>> {

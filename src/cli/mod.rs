@@ -1,20 +1,13 @@
-//! Command-line interface (DESIGN.md, "CLI").
+//! Command-line interface (DESIGN.md, "CLI"): parses the arguments and calls into the rest.
 
 mod check;
-pub(crate) mod produce;
+mod produce;
 mod replay;
 mod sql;
-
-pub use replay::{machine_hostname, now_ms};
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-
-/// A mistake in how logpulse was called (bad arguments, missing files): exit code 2.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(pub String);
 
 #[derive(Debug, Parser)]
 #[command(

@@ -14,32 +14,11 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use rdkafka::ClientConfig;
-use rdkafka::ClientContext;
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use rdkafka::producer::{BaseProducer, Producer};
+use std::sync::atomic::Ordering;
 
-/// Counts failed deliveries: librdkafka reports them only here, not from `send`.
-#[derive(Default)]
-pub(crate) struct Deliveries {
-    pub(crate) failed: AtomicU64,
-    pub(crate) first_error: Mutex<Option<String>>,
-}
-
-impl ClientContext for Deliveries {}
-
-impl ProducerContext for Deliveries {
-    type DeliveryOpaque = ();
-    fn delivery(&self, result: &DeliveryResult<'_>, _: ()) {
-        if let Err((e, _)) = result {
-            self.failed.fetch_add(1, Ordering::Relaxed);
-            self.first_error.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert_with(|| e.to_string());
-        }
-    }
-}
-
-use super::UsageError;
+use crate::error::UsageError;
+use crate::kafka_producer::{Deliveries, Sender};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum ProduceFormat {
@@ -91,7 +70,7 @@ pub fn run(args: ProduceArgs) -> anyhow::Result<ExitCode> {
     }
     let producer: BaseProducer<Deliveries> =
         config.create_with_context(Deliveries::default()).context("creating the Kafka producer")?;
-    let host = args.host.clone().unwrap_or_else(super::machine_hostname);
+    let host = args.host.clone().unwrap_or_else(crate::machine::hostname);
     let mut sender = Sender { producer: &producer, topic: &args.topic, partition: args.partition, messages: 0 };
     let started = Instant::now();
     let mut lines_read = 0u64;
@@ -158,37 +137,4 @@ pub fn run(args: ProduceArgs) -> anyhow::Result<ExitCode> {
         if bad > 0 { format!("; {bad} lines skipped") } else { String::new() }
     );
     Ok(if bad > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
-}
-
-struct Sender<'a> {
-    producer: &'a BaseProducer<Deliveries>,
-    topic: &'a str,
-    partition: Option<i32>,
-    messages: u64,
-}
-
-impl Sender<'_> {
-    /// Queues one message, waiting while librdkafka's queue is full.
-    fn send(&mut self, payload: &[u8], key: Option<&str>) -> anyhow::Result<()> {
-        loop {
-            let mut record = BaseRecord::<str, [u8]>::to(self.topic).payload(payload);
-            if let Some(key) = key {
-                record = record.key(key);
-            }
-            if let Some(p) = self.partition {
-                record = record.partition(p);
-            }
-            match self.producer.send(record) {
-                Ok(()) => {
-                    self.messages += 1;
-                    self.producer.poll(Duration::ZERO);
-                    return Ok(());
-                }
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
-                    self.producer.poll(Duration::from_millis(50));
-                }
-                Err((e, _)) => return Err(e).context("producing a message"),
-            }
-        }
-    }
 }

@@ -16,7 +16,7 @@ use engine::{Engine, RecordMeta};
 use ingest::ErrorReason;
 use ingest::lines::{Line, LineReader};
 
-use super::UsageError;
+use crate::error::UsageError;
 use crate::progress::Progress;
 
 #[derive(Debug, Args)]
@@ -58,7 +58,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         let names: Vec<&str> = set.streams.iter().map(|s| s.name.as_str()).collect();
         return Err(UsageError(format!("unknown stream '{}' (streams: {})", args.stream, names.join(", "))).into());
     };
-    let host = args.host.clone().unwrap_or_else(machine_hostname);
+    let host = args.host.clone().unwrap_or_else(crate::machine::hostname);
     let (reader, total_bytes, source_name): (Box<dyn Read>, Option<u64>, String) = if args.input == "-" {
         (Box::new(std::io::stdin().lock()), None, "stdin".to_string())
     } else {
@@ -99,7 +99,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         errors: Vec::new(),
         progress: Progress::new(total_bytes),
         records: 0,
-        now: now_ms(),
+        now: crate::machine::now_ms(),
     };
     let stream = &set.streams[stream_id];
     let bytes_read: u64;
@@ -288,7 +288,7 @@ impl Run {
     /// Counts a record and returns the read time to give it.
     fn next_record(&mut self) -> i64 {
         if self.records.is_multiple_of(CLOCK_EVERY) {
-            self.now = now_ms();
+            self.now = crate::machine::now_ms();
         }
         self.records += 1;
         self.now
@@ -325,17 +325,4 @@ fn summarize_errors(engine: &Engine, errors: &[ingest::IngestError], records: u6
         }
         eprintln!("  {reason}: {count} (first at {}: {sample:?})", example.source);
     }
-}
-
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
-}
-
-pub fn machine_hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "localhost".to_string())
 }

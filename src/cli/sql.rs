@@ -10,7 +10,7 @@ use clap::Args;
 use queries::output::Format;
 use queries::{QueryConfig, QueryService};
 
-use super::UsageError;
+use crate::error::UsageError;
 
 #[derive(Debug, Args)]
 pub struct SqlArgs {

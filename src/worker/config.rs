@@ -223,7 +223,7 @@ fn resolve(config_path: &Path, path: &str) -> String {
 /// Reads and checks a config file; errors come as `path:line:col: message`.
 pub fn load(path: &Path) -> anyhow::Result<LoadedConfig> {
     let text = std::fs::read_to_string(path)
-        .map_err(|e| crate::cli::UsageError(format!("cannot read config {}: {e}", path.display())))?;
+        .map_err(|e| crate::error::UsageError(format!("cannot read config {}: {e}", path.display())))?;
     let file = SourceFile::new(path.display().to_string(), text);
     let config = parse(&file)?;
     let data_dir = PathBuf::from(resolve(path, config.data_dir.get_ref()));
@@ -303,24 +303,6 @@ pub fn parse(file: &SourceFile) -> Result<WorkerConfig, RuleErrors> {
         }
     }
     if errors.is_empty() { Ok(config) } else { Err(RuleErrors(errors)) }
-}
-
-/// Checks the sources against the rule set: each must feed a stream that exists.
-pub fn check_streams(loaded: &LoadedConfig, rules: &engine::RuleSet) -> Result<(), RuleErrors> {
-    let names: Vec<&str> = rules.streams.iter().map(|s| s.name.as_str()).collect();
-    let errors: Vec<RuleError> = loaded
-        .config
-        .sources
-        .iter()
-        .filter(|s| !names.contains(&s.get_ref().stream()))
-        .map(|s| {
-            loaded.file.error_in(
-                s.span(),
-                format!("source feeds unknown stream '{}' (streams: {})", s.get_ref().stream(), names.join(", ")),
-            )
-        })
-        .collect();
-    if errors.is_empty() { Ok(()) } else { Err(RuleErrors(errors)) }
 }
 
 #[cfg(test)]

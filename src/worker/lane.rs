@@ -21,6 +21,7 @@
 //! below the store's mark for the producer are not built again.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use arrow::array::RecordBatch;
@@ -35,6 +36,13 @@ use super::metrics::Metrics;
 
 /// How often open windows are published for `live_aggregates` while nobody reads them.
 const LIVE_QUIET_EVERY_MS: i64 = 10_000;
+
+/// How often lanes flush closed windows and checkpoint.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    pub flush_interval: Duration,
+    pub checkpoint_interval: Duration,
+}
 
 /// What every lane of a worker shares.
 pub struct Shared {
@@ -289,7 +297,7 @@ impl Lane {
         if let Some(flushed) = self.engine.take_closed() {
             let hi = engine::batch::max_window_end(std::slice::from_ref(&flushed)).expect("closed windows have ends");
             // Unique across runs too: generations restart at 0 with the process.
-            let producer = format!("{}-reload-{}", self.producer, crate::cli::now_ms());
+            let producer = format!("{}-reload-{}", self.producer, crate::machine::now_ms());
             let outcome = shared
                 .store
                 .write(Table::Aggregates, &producer, SeqRange { lo: 0, hi }, &[flushed])
@@ -382,7 +390,7 @@ impl Lane {
             };
             self.pending_handed = self.pending.len();
             let through = (0..self.engine.rules().rules.len()).map(|rule| self.engine.closed_through(rule)).collect();
-            hub.lane_flushed(&self.producer, self.generation, self.stream_id, &kept, through, crate::cli::now_ms());
+            hub.lane_flushed(&self.producer, self.generation, self.stream_id, &kept, through, crate::machine::now_ms());
         }
         Ok(())
     }

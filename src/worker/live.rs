@@ -24,7 +24,7 @@ pub struct LiveBoard {
 impl LiveBoard {
     pub fn wanted(&self) -> bool {
         let last = self.last_read_ms.load(Ordering::Relaxed);
-        last > 0 && super::now_ms() - last < WANTED_FOR_MS
+        last > 0 && crate::machine::now_ms() - last < WANTED_FOR_MS
     }
 
     pub fn publish(&self, lane: &str, batch: RecordBatch) {
@@ -40,7 +40,7 @@ impl queries::LiveSource for LiveBoard {
     fn live_aggregates(&self) -> Vec<RecordBatch> {
         // The first read after a quiet spell sees what was published before it (or
         // nothing); lanes publish again within one flush interval.
-        self.last_read_ms.store(super::now_ms(), Ordering::Relaxed);
+        self.last_read_ms.store(crate::machine::now_ms(), Ordering::Relaxed);
         self.batches.lock().unwrap_or_else(|p| p.into_inner()).values().cloned().collect()
     }
 }

@@ -26,7 +26,7 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use super::config::NotifierConfig;
 use super::ledger::{Ledger, OutboxEntry};
 use super::metrics::Metrics;
-use crate::cli::produce::Deliveries;
+use crate::kafka_producer::Deliveries;
 
 /// Notifications waiting per notifier before new ones are dropped.
 const QUEUE: usize = 10_000;

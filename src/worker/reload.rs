@@ -24,6 +24,7 @@ use engine::RuleSet;
 use queries::QueryService;
 
 use super::alerts::AlertHub;
+use super::checks;
 use super::config::LoadedConfig;
 use super::lane::Shared;
 use super::metrics::Metrics;
@@ -67,7 +68,7 @@ impl Reloader {
                 let set = self.shared.set_rules(Arc::clone(&rules));
                 debug_assert_eq!(set, generation);
                 self.restart_sql_alerts();
-                let mut view = super::rules_json(&rules);
+                let mut view = rules_json(&rules);
                 view["generation"] = generation.into();
                 *self.view.write().unwrap_or_else(|p| p.into_inner()) = view.clone();
                 self.metrics.reloaded("ok");
@@ -86,9 +87,9 @@ impl Reloader {
 
     fn compile_and_check(&self) -> Result<Arc<RuleSet>, String> {
         let rules = crate::rules::load(&self.loaded.rule_globs).map_err(|e| format!("{e:#}"))?;
-        super::config::check_streams(&self.loaded, &rules).map_err(|e| e.to_string())?;
-        super::check_sources(&self.loaded, &rules).map_err(|e| format!("{e:#}"))?;
-        super::check_notifiers(&rules, &self.notifier_names, &self.loaded.file.path).map_err(|e| e.to_string())?;
+        checks::streams(&self.loaded, &rules).map_err(|e| e.to_string())?;
+        checks::sources(&self.loaded, &rules).map_err(|e| format!("{e:#}"))?;
+        checks::notifiers(&rules, &self.notifier_names, &self.loaded.file.path).map_err(|e| e.to_string())?;
         self.runtime.block_on(super::sql_alerts::check(&rules, &self.queries))?;
         Ok(Arc::new(rules))
     }
@@ -149,4 +150,47 @@ impl Reloader {
         files.sort();
         files
     }
+}
+
+/// The rule set as `/api/rules` shows it; `version` changes whenever a definition does.
+pub fn rules_json(set: &engine::RuleSet) -> serde_json::Value {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for rule in &set.rules {
+        rule.definition.hash(&mut hasher);
+    }
+    let streams: Vec<_> = set
+        .streams
+        .iter()
+        .map(|s| serde_json::json!({ "name": s.name, "format": s.format.as_str(), "lateness_ms": s.lateness_ms }))
+        .collect();
+    let rules: Vec<_> = set
+        .rules
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "name": r.name,
+                "stream": set.streams[r.stream].name,
+                "window_ms": r.window.width_ms,
+                "slide_ms": r.window.slide_ms,
+                "value": r.value_label,
+                "group_by": r.key_parts.iter().map(|(name, _)| name.as_str()).collect::<Vec<_>>(),
+                "definition": r.definition,
+            })
+        })
+        .collect();
+    let alerts: Vec<_> = set
+        .alerts
+        .iter()
+        .map(|a| {
+            let view = match a.view {
+                engine::compile::AlertView::Machine => "machine",
+                engine::compile::AlertView::Sum => "sum",
+                engine::compile::AlertView::Avg => "avg",
+            };
+            let rule = a.kind.rule().map(|r| set.rules[r].name.as_str());
+            serde_json::json!({ "name": a.name, "rule": rule, "view": view, "severity": a.severity })
+        })
+        .collect();
+    serde_json::json!({ "version": format!("{:016x}", hasher.finish()), "streams": streams, "rules": rules, "alerts": alerts })
 }

@@ -52,7 +52,7 @@ pub fn spawn(
                 ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
                     ticks.tick().await;
-                    let run_at = crate::cli::now_ms();
+                    let run_at = crate::machine::now_ms();
                     let rows = match queries.sql(&sql).await.map(|r| rows_of(&r.batches)) {
                         Ok(Ok(rows)) => rows,
                         Ok(Err(e)) | Err(e) => {
@@ -109,9 +109,4 @@ fn rows_of(batches: &[RecordBatch]) -> Result<Vec<SqlRow>, queries::QueryError> 
         }
     }
     Ok(rows)
-}
-
-/// How long a SQL alert's `every` is.
-pub fn every(ms: i64) -> Duration {
-    Duration::from_millis(ms.max(1) as u64)
 }

@@ -21,8 +21,9 @@ use rdkafka::Offset;
 use rdkafka::TopicPartitionList;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 
-use super::lane::{Lane, Origin, Record, Shared};
-use super::{SourceStatus, Timing, now_ms};
+use super::lane::{Lane, Origin, Record, Shared, Timing};
+use super::status::SourceStatus;
+use crate::machine::now_ms;
 
 /// The lanes of one Kafka source, shared with its rebalance callbacks.
 pub struct KafkaLanes {

@@ -15,8 +15,9 @@ use std::time::{Duration, Instant};
 use crate::sources::tail::FileTail;
 
 use super::config::{FileSourceConfig, StdinSourceConfig};
-use super::lane::{Lane, Origin, Record, Shared};
-use super::{SourceStatus, Timing, now_ms};
+use super::lane::{Lane, Origin, Record, Shared, Timing};
+use super::status::SourceStatus;
+use crate::machine::now_ms;
 
 /// Bytes read from one file per pass, so that one busy file cannot starve the others
 /// or the flush and checkpoint ticks.

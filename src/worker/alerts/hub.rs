@@ -1,164 +1,25 @@
-//! Alerting in the worker: one [`AlertEvaluator`] over every lane, and the notifiers.
-//!
-//! - After each flush, a lane hands over the `aggregates` rows the store kept (rows
-//!   it dropped as already written are not fed twice) and its `closed_through` per
-//!   rule.
-//! - A rule's window is evaluated once every lane of the rule's stream has closed it:
-//!   the frontier is the minimum over those lanes (a lane that has seen no event yet
-//!   does not hold it back; a quiet lane's clock moves on with the wall clock). This
-//!   is "the worker's watermark is the minimum over its partitions", where it matters.
-//! - Notifications are written to the `alerts` table, one producer per alert
-//!   (`alert-<name>`, whose window ends only grow), and queued to their notifiers.
-//!   Each notifier has its own thread and bounded queue ([`super::notify`]), so a slow
-//!   or dead one delays only its own deliveries and never ingestion.
-//!
-//! - The `alerts` table write and the queuing happen on the hub's writer thread, in
-//!   the order the evaluator made the notifications, so a lane's flush only pays for
-//!   the evaluation.
-//!
-//! # One evaluating worker per data dir
-//! The alert checkpoint and the delivery ledger are single-writer files, so one
-//! worker of a data dir evaluates and notifies: the one holding the `flock` on
-//! `checkpoints/alerts.lock` ([`AlertOwner`]). Other workers of the group count and
-//! store as usual but evaluate no alerts (they log it, and `/api/alerts` says so); if
-//! the owner dies, the next worker to start takes the lock over.
-//!
-//! # Exactly once across a crash
-//! - Every `checkpoint_interval` the evaluator's state (streaks, firing series,
-//!   `evaluated_through` per rule, but not the rows of windows still waiting for their
-//!   frontier) goes to the writer, which saves it with the ledger's outbox (what the
-//!   notifiers still owe) in `checkpoints/alerts.ckpt`, atomically.
-//! - On start the state is restored and every `aggregates` row after a rule's
-//!   `evaluated_through` is read back from Parquet: rows the lanes wrote after the
-//!   checkpoint are in the table and nowhere else, and the lanes only hand over rows
-//!   the store kept (above the marks at start). So the evaluator sees each row once,
-//!   re-makes the notifications it made after the checkpoint (same ids), and the
-//!   [`Ledger`] drops those already delivered. The outbox is queued again.
-//! - A rule that the checkpoint does not know (a first start, a changed definition)
-//!   starts after the last window the table holds for it
-//!   ([`AlertEvaluator::skip_through`]): alerts are not back-filled over history (that
-//!   is `replay --alerts`). The state is checkpointed right then, before any lane runs,
-//!   so that from the first notification on there is a checkpoint to come back to.
-//! - SQL alerts have no table to re-make a run from, so their notifications are
-//!   admitted to the ledger, checkpointed with the state that made them, and only then
-//!   handed to the notifiers ([`AlertHub::sql_observed`]).
+//! [`AlertHub`]: one [`AlertEvaluator`] over every lane of the worker. Lanes hand it their
+//! kept rows and frontiers; it evaluates each rule's windows once every lane of the
+//! stream has closed them, and hands the notifications to its writer thread.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs;
-use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, Sender};
+use std::path::PathBuf;
+use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use arrow::array::{AsArray, RecordBatch};
 use engine::RuleSet;
-use engine::alert::{AlertEvaluator, AlertSnapshot, Notification};
+use engine::alert::{AlertEvaluator, AlertSnapshot};
 use engine::compile::{RuleId, StreamId};
-use serde::{Deserialize, Serialize};
-use sinks::{ParquetStore, SeqRange, Table};
+use sinks::{ParquetStore, Table};
 
-use super::ledger::{Ledger, OutboxEntry};
-use super::metrics::Metrics;
-use super::notify::Notifiers;
-
-/// Bumped when the layout changes; another version is refused, not misread.
-const ALERT_CHECKPOINT_VERSION: u32 = 1;
-
-/// `checkpoints/alerts.ckpt`: see the module docs.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct AlertCheckpoint {
-    pub version: u32,
-    /// The evaluator's state, without windows waiting for their frontier.
-    pub evaluator: AlertSnapshot,
-    /// What the notifiers owed when it was taken.
-    pub outbox: Vec<OutboxEntry>,
-    pub written_at_ms: i64,
-}
-
-impl AlertCheckpoint {
-    pub fn path(checkpoint_dir: &Path) -> PathBuf {
-        checkpoint_dir.join("alerts.ckpt")
-    }
-
-    /// The last alert checkpoint; an unreadable one is an error (the operator decides,
-    /// by deleting it), never silently replaced by a fresh state.
-    pub fn load(checkpoint_dir: &Path) -> anyhow::Result<Option<Self>> {
-        let path = Self::path(checkpoint_dir);
-        let bytes = match fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
-        };
-        let checkpoint: Self = rmp_serde::from_slice(&bytes)
-            .with_context(|| format!("{} is unreadable (delete it to start alerts afresh)", path.display()))?;
-        anyhow::ensure!(
-            checkpoint.version == ALERT_CHECKPOINT_VERSION,
-            "{}: version {} is not {ALERT_CHECKPOINT_VERSION}",
-            path.display(),
-            checkpoint.version
-        );
-        Ok(Some(checkpoint))
-    }
-
-    fn save(&self, checkpoint_dir: &Path) -> anyhow::Result<()> {
-        let bytes = rmp_serde::to_vec_named(self).context("encoding the alert checkpoint")?;
-        sinks::write_atomic(&Self::path(checkpoint_dir), &bytes, None)?;
-        Ok(())
-    }
-}
-
-/// What a start reads from `aggregates` (see the module docs), as SQL.
-pub struct RecoveryQueries {
-    /// The rows after each recovered rule's `evaluated_through` (all of a recovered
-    /// rule's rows when it had evaluated nothing yet).
-    pub rows: Option<String>,
-    /// `rule, max(window_end)` of the rules starting afresh: they start after what
-    /// the table already holds (alerts are not back-filled over history).
-    pub marks: Option<String>,
-}
-
-impl RecoveryQueries {
-    pub fn new(rules: &RuleSet, evaluator: &AlertEvaluator, checkpoint: Option<&AlertCheckpoint>) -> Self {
-        let quote = |name: &str| format!("'{}'", name.replace('\'', "''"));
-        let (mut recovered, mut fresh) = (Vec::new(), Vec::new());
-        for (id, rule) in rules.rules.iter().enumerate().filter(|(id, _)| evaluator.watches(*id)) {
-            if checkpoint.is_some_and(|c| c.evaluator.knows_rule(&rule.name, &rule.definition)) {
-                recovered.push(match evaluator.evaluated_through(id) {
-                    Some(t) => format!("(rule = {} AND window_end > to_timestamp_millis({t}))", quote(&rule.name)),
-                    None => format!("rule = {}", quote(&rule.name)),
-                });
-            } else {
-                fresh.push(quote(&rule.name));
-            }
-        }
-        let rows = (!recovered.is_empty()).then(|| {
-            format!(
-                "SELECT rule, window_start, window_end, host, key, count, sum, min, max FROM aggregates WHERE {}",
-                recovered.join(" OR ")
-            )
-        });
-        let marks = (!fresh.is_empty()).then(|| {
-            format!(
-                "SELECT rule, CAST(max(window_end) AS BIGINT) AS mark FROM aggregates WHERE rule IN ({}) GROUP BY rule",
-                fresh.join(", ")
-            )
-        });
-        Self { rows, marks }
-    }
-}
-
-/// Messages to the writer thread, in the evaluator's order.
-enum Outgoing {
-    Notes(Vec<Notification>),
-    /// A SQL alert's notifications with the state that made them: admitted, then
-    /// checkpointed, and only then handed to the notifiers (see `sql_observed`).
-    SqlNotes(Vec<Notification>, AlertSnapshot),
-    Checkpoint(AlertSnapshot),
-    /// After a reload: alert name -> rule name.
-    Rules(HashMap<String, String>),
-}
+use super::checkpoint::AlertCheckpoint;
+use super::writer::{Outgoing, Writer, rule_of};
+use crate::worker::ledger::{Ledger, OutboxEntry};
+use crate::worker::metrics::Metrics;
+use crate::worker::notify::Notifiers;
 
 /// The worker's alerting; shared by every lane.
 pub struct AlertHub {
@@ -205,19 +66,6 @@ struct HubState {
     checkpointed_at: Instant,
     /// Whether the evaluator moved since.
     dirty: bool,
-}
-
-/// What the writer thread owns.
-struct Writer {
-    notifiers: Notifiers,
-    ledger: Arc<Ledger>,
-    store: Arc<ParquetStore>,
-    metrics: Arc<Metrics>,
-    checkpoint_dir: PathBuf,
-    /// Per alert: the highest `window_end` written to the `alerts` table.
-    written_hi: BTreeMap<String, i64>,
-    /// Alert name -> rule name, for compacting the ledger.
-    rule_of: HashMap<String, String>,
 }
 
 /// How the hub starts: from a checkpoint or afresh.
@@ -428,7 +276,7 @@ impl AlertHub {
             .sql_alerts()
             .filter_map(|spec| {
                 let (sql, every_ms) = spec.kind.sql()?;
-                Some((spec.name.clone(), sql.to_string(), super::sql_alerts::every(every_ms)))
+                Some((spec.name.clone(), sql.to_string(), every(every_ms)))
             })
             .collect()
     }
@@ -532,89 +380,6 @@ impl AlertHub {
     }
 }
 
-impl Writer {
-    fn run(mut self, messages: Receiver<Outgoing>) {
-        for message in messages {
-            match message {
-                Outgoing::Notes(notes) => {
-                    // Queued first: the table is a record, not the outbox (the alert
-                    // checkpoint is), so a delivery need not wait for a Parquet write.
-                    self.notifiers.send_all(&notes);
-                    self.record(&notes);
-                }
-                Outgoing::SqlNotes(notes, snapshot) => {
-                    let admitted = self.notifiers.admit_all(&notes);
-                    if let Err(e) = self.checkpoint(snapshot) {
-                        tracing::error!(error = format!("{e:#}"), "alert checkpoint failed");
-                        self.metrics.failure("alert_checkpoint");
-                    }
-                    self.notifiers.dispatch(&admitted);
-                    self.record(&notes);
-                }
-                Outgoing::Rules(rule_of) => self.rule_of = rule_of,
-                Outgoing::Checkpoint(snapshot) => {
-                    if let Err(e) = self.checkpoint(snapshot) {
-                        tracing::error!(error = format!("{e:#}"), "alert checkpoint failed");
-                        self.metrics.failure("alert_checkpoint");
-                    }
-                }
-            }
-        }
-        // Everything evaluated is queued: the notifiers drain what they can (the
-        // caller bounds the wait); what they do not finish is in the last outbox.
-        self.notifiers.close(Duration::from_secs(3600));
-        self.ledger.close();
-    }
-
-    fn checkpoint(&self, snapshot: AlertSnapshot) -> anyhow::Result<()> {
-        let checkpoint = AlertCheckpoint {
-            version: ALERT_CHECKPOINT_VERSION,
-            evaluator: snapshot,
-            outbox: self.ledger.outbox(),
-            written_at_ms: crate::cli::now_ms(),
-        };
-        checkpoint.save(&self.checkpoint_dir)?;
-        self.ledger.compact(remade_after(&self.rule_of, &checkpoint.evaluator.evaluated_through))
-    }
-
-    /// Writes notifications to the `alerts` table, one producer per alert. A failed
-    /// write is logged and counted; the notifications still go out.
-    fn record(&mut self, notes: &[Notification]) {
-        let now = crate::cli::now_ms();
-        let mut by_alert: BTreeMap<&str, Vec<&Notification>> = BTreeMap::new();
-        for n in notes {
-            by_alert.entry(&n.alert).or_default().push(n);
-        }
-        for (alert, notes) in by_alert {
-            let batch =
-                sinks::tables::alerts_batch(notes.iter().map(|n| alert_row(n, n.state.as_str(), &n.message, now)));
-            let (lo, hi) = if self.rule_of.contains_key(alert) {
-                // Rule alerts: window ends only grow. From below the lowest, so that the
-                // store drops what a restart re-made of what it already has.
-                let hi = notes.iter().map(|n| n.window_end_ms).max().expect("non-empty");
-                let lowest = notes.iter().map(|n| n.window_end_ms).min().expect("non-empty");
-                (self.written_hi.get(alert).copied().unwrap_or(i64::MIN).min(lowest.saturating_sub(1)), hi)
-            } else {
-                // SQL alerts: a row's window end may be older than the last one written
-                // (a resolve is at the run time, a firing at its row's window), so they
-                // are sequenced by the time of writing and none is taken for a repeat.
-                let mark = self.store.high_water(Table::Alerts, &format!("alert-{alert}")).unwrap_or(i64::MIN + 1);
-                (mark, now.max(mark + 1))
-            };
-            match self.store.write(Table::Alerts, &format!("alert-{alert}"), SeqRange { lo, hi }, &[batch]) {
-                Ok(outcome) => {
-                    self.metrics.rows_written(Table::Alerts, outcome.rows_written);
-                    self.written_hi.insert(alert.to_string(), hi);
-                }
-                Err(e) => {
-                    tracing::error!(alert, error = %e, "writing the alerts table failed");
-                    self.metrics.failure("alerts_table");
-                }
-            }
-        }
-    }
-}
-
 /// The evaluator's state as a checkpoint keeps it: without waiting windows (read back
 /// from the table on restore) and without rules a reload has not started yet.
 fn checkpointable(state: &HubState) -> AlertSnapshot {
@@ -653,28 +418,6 @@ fn note_feeders(
     }
 }
 
-/// Whether a restart from a checkpoint with `evaluated_through` (per rule) can make the
-/// notification of `alert` for the window ending at `window_end` again: one of a rule
-/// alert after its rule's evaluation point (any, if the rule evaluated nothing yet).
-/// Never one of a SQL alert (a run is not repeated; what it owes is in the outbox) nor
-/// of an alert that is no longer in the rules.
-fn remade_after(
-    rule_of: &HashMap<String, String>,
-    evaluated_through: &BTreeMap<String, i64>,
-) -> impl Fn(&str, i64) -> bool + Send + 'static {
-    let evaluated: HashMap<String, Option<i64>> =
-        rule_of.iter().map(|(alert, rule)| (alert.clone(), evaluated_through.get(rule).copied())).collect();
-    move |alert, window_end| match evaluated.get(alert) {
-        None => false,
-        Some(through) => through.is_none_or(|t| window_end > t),
-    }
-}
-
-/// Alert name -> the name of the rule it watches.
-fn rule_of(rules: &RuleSet) -> HashMap<String, String> {
-    rules.alerts.iter().filter_map(|a| Some((a.name.clone(), rules.rules[a.kind.rule()?].name.clone()))).collect()
-}
-
 /// `batch` without the rows of `rules`; `None` when it has none of them.
 fn without_rules(batch: &RecordBatch, rules: &[String]) -> Option<RecordBatch> {
     if rules.is_empty() {
@@ -689,82 +432,7 @@ fn without_rules(batch: &RecordBatch, rules: &[String]) -> Option<RecordBatch> {
     arrow::compute::filter_record_batch(batch, &keep).ok()
 }
 
-fn alert_row<'a>(n: &'a Notification, state: &'a str, message: &'a str, at_ms: i64) -> sinks::tables::AlertRow<'a> {
-    sinks::tables::AlertRow {
-        alert: &n.alert,
-        rule: &n.rule,
-        host: &n.host,
-        key: &n.key,
-        state,
-        value: n.value,
-        window_start_ms: n.window_start_ms,
-        window_end_ms: n.window_end_ms,
-        at_ms,
-        severity: &n.severity,
-        message,
-    }
-}
-
-/// Writes a notification a notifier gave up on to the `alerts` table, with state
-/// `undelivered` (beyond DESIGN.md's `firing | resolved`: the dead-letter record) and
-/// the reason in `message`. Producer `undelivered-<notifier>`, sequenced by the time
-/// of writing: dead letters are not re-made, so there is nothing to deduplicate.
-pub fn write_dead_letter(store: &ParquetStore, metrics: &Metrics, notifier: &str, note: &Notification, error: &str) {
-    let producer = format!("undelivered-{notifier}");
-    let message = format!("{} (not delivered to {notifier}: {error})", note.message);
-    let now = crate::cli::now_ms();
-    let batch = sinks::tables::alerts_batch(std::iter::once(alert_row(note, "undelivered", &message, now)));
-    let mark = store.high_water(Table::Alerts, &producer).unwrap_or(i64::MIN + 1);
-    let range = SeqRange { lo: mark, hi: now.max(mark + 1) };
-    match store.write(Table::Alerts, &producer, range, &[batch]) {
-        Ok(outcome) => metrics.rows_written(Table::Alerts, outcome.rows_written),
-        Err(e) => {
-            tracing::error!(notifier, id = %note.id, error = %e, "writing a dead letter to the alerts table failed");
-            metrics.failure("alerts_table");
-        }
-    }
-}
-
-/// The exclusive right to evaluate and notify alerts for a data dir: an `flock` on
-/// `checkpoints/alerts.lock`, held while this lives (the kernel drops it when the
-/// process dies, however it dies).
-pub struct AlertOwner {
-    /// Closing it releases the lock.
-    _lock: fs::File,
-}
-
-impl AlertOwner {
-    /// The lock if no other live process holds it; `None` if one does.
-    pub fn try_acquire(checkpoint_dir: &Path) -> anyhow::Result<Option<AlertOwner>> {
-        let path = checkpoint_dir.join("alerts.lock");
-        let file = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .with_context(|| format!("opening {}", path.display()))?;
-        match file.try_lock() {
-            Ok(()) => Ok(Some(AlertOwner { _lock: file })),
-            Err(fs::TryLockError::WouldBlock) => Ok(None),
-            Err(fs::TryLockError::Error(error)) => Err(error).with_context(|| format!("locking {}", path.display())),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn compaction_forgets_sql_and_removed_alerts_and_keeps_what_a_restart_remakes() {
-        let rule_of: HashMap<String, String> =
-            [("hot", "errors"), ("new", "fresh")].iter().map(|(a, r)| (a.to_string(), r.to_string())).collect();
-        let through: BTreeMap<String, i64> = [("errors".to_string(), 600)].into_iter().collect();
-        let remade = remade_after(&rule_of, &through);
-        assert!(!remade("hot", 600), "evaluated: the restored state never judges it again");
-        assert!(remade("hot", 660), "after the evaluation point: made again");
-        assert!(remade("new", 0), "a rule that evaluated nothing yet: all of it");
-        assert!(!remade("sql_alert", i64::MAX), "a SQL alert's runs are not repeated");
-        assert!(!remade("removed", i64::MAX), "an alert gone from the rules makes nothing");
-    }
+/// How long a SQL alert's `every` is.
+fn every(ms: i64) -> Duration {
+    Duration::from_millis(ms.max(1) as u64)
 }
