@@ -16,9 +16,9 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
-use crate::error::{DecodeError, ErrorReason};
+use crate::error::{DecodeError, ErrorReason, short};
 use crate::event::{Event, FieldValue};
-use crate::raw::{TimeParser, short};
+use crate::raw::TimeParser;
 
 /// Decodes JSON lines into events with the configured fields.
 #[derive(Debug, Clone)]

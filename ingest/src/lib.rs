@@ -21,5 +21,5 @@ pub mod nginx;
 pub mod qalarm;
 pub mod raw;
 
-pub use error::{DecodeError, ErrorReason, IngestError};
+pub use error::{ConfigError, ConfigField, DecodeError, ErrorReason, IngestError};
 pub use event::{Event, FieldValue};

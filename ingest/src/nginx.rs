@@ -18,9 +18,9 @@ use std::borrow::Cow;
 use chrono::{DateTime, NaiveDate};
 use memchr::memmem::Finder;
 
-use crate::error::{DecodeError, ErrorReason};
+use crate::error::{DecodeError, ErrorReason, short};
 use crate::event::{Event, FieldValue};
-use crate::raw::{short, unix_seconds_to_ms};
+use crate::raw::unix_seconds_to_ms;
 
 /// An nginx `log_format` compile error; `offset` is the byte offset in the format string.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -838,7 +838,7 @@ fn write_json(out: &mut String, v: &ValueRef<'_>) {
 
 /// A value's JSON text, cut short for error details.
 fn short_json(v: &ValueRef<'_>) -> String {
-    crate::raw::short(&to_json(v)).into_owned()
+    crate::error::short(&to_json(v)).into_owned()
 }
 
 #[cfg(test)]

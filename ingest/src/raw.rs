@@ -22,31 +22,8 @@ use regex_automata::util::primitives::{NonMaxUsize, PatternID};
 use regex_automata::{Anchored, Input, MatchKind, util::syntax};
 use regex_syntax::hir::literal::ExtractKind;
 
-use crate::error::{DecodeError, ErrorReason};
+use crate::error::{ConfigError, ConfigField, DecodeError, ErrorReason, short};
 use crate::event::Event;
-
-/// Config-level error: which setting is bad and why (the engine maps `field` to a span in the rule file).
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{field}: {message}")]
-pub struct ConfigError {
-    /// The setting's name as the rule file spells it (`time.regex`, `format`, ...), so the
-    /// engine can point at the right place in the file.
-    pub field: &'static str,
-    /// What is wrong with it, for a human.
-    pub message: String,
-}
-
-impl ConfigError {
-    fn new(field: &'static str, message: impl Into<String>) -> Self {
-        Self { field, message: message.into() }
-    }
-
-    /// The same error under another setting name, for wrappers that nest a setting
-    /// (`format` inside `time` is `time.format`).
-    fn renamed(self, field: &'static str) -> Self {
-        Self { field, ..self }
-    }
-}
 
 /// NFA size limit for user regexes: large enough for any sane pattern, small enough
 /// that a pathological one is refused at config time instead of eating memory.
@@ -55,8 +32,6 @@ const REGEX_NFA_SIZE_LIMIT: usize = 10 << 20;
 const REGEX_NEST_LIMIT: u32 = 100;
 /// The most capture slots kept on the stack when extracting a group; more groups spill to the heap.
 const STACK_SLOTS: usize = 32;
-/// How much of an unparseable time text an error detail quotes.
-const DETAIL_SAMPLE_CHARS: usize = 64;
 
 /// Compiles a user regex with the project's size and nesting limits.
 pub(crate) fn compile_regex(pattern: &str) -> Result<Regex, String> {
@@ -350,14 +325,6 @@ fn leading_bytes(hir: &regex_syntax::hir::Hir) -> Option<Vec<u8>> {
     (1..=3).contains(&bytes.len()).then_some(bytes)
 }
 
-/// Cuts `text` to a short prefix for error details (never mid-character).
-pub(crate) fn short(text: &str) -> Cow<'_, str> {
-    match text.char_indices().nth(DETAIL_SAMPLE_CHARS) {
-        Some((cut, _)) => Cow::Owned(format!("{}...", &text[..cut])),
-        None => Cow::Borrowed(text),
-    }
-}
-
 /// How a [`TimeParser`] reads its text.
 #[derive(Debug, Clone)]
 enum TimeFormat {
@@ -433,26 +400,26 @@ impl TimeParser {
     /// Errors name the setting: `format`, `tz` or `year`.
     pub fn new(format: &str, year: Option<i32>, tz: Option<&str>) -> Result<TimeParser, ConfigError> {
         let offset = match tz {
-            None => FixedOffset::east_opt(0).ok_or_else(|| ConfigError::new("tz", "invalid offset"))?,
+            None => FixedOffset::east_opt(0).ok_or_else(|| ConfigError::new(ConfigField::Tz, "invalid offset"))?,
             Some(tz) => parse_offset(tz)?,
         };
         if let Some(y) = year
             && !(1..=9999).contains(&y)
         {
-            return Err(ConfigError::new("year", format!("{y} is not a year between 1 and 9999")));
+            return Err(ConfigError::new(ConfigField::Year, format!("{y} is not a year between 1 and 9999")));
         }
         let format = match format.trim() {
             "rfc3339" | "RFC3339" => TimeFormat::Rfc3339,
             "unix" => TimeFormat::UnixSeconds,
             "unix_ms" => TimeFormat::UnixMillis,
-            "" => return Err(ConfigError::new("format", "empty time format")),
+            "" => return Err(ConfigError::new(ConfigField::Format, "empty time format")),
             _ => {
-                let items = StrftimeItems::new(format)
-                    .parse_to_owned()
-                    .map_err(|e| ConfigError::new("format", format!("invalid chrono format {format:?}: {e}")))?;
+                let items = StrftimeItems::new(format).parse_to_owned().map_err(|e| {
+                    ConfigError::new(ConfigField::Format, format!("invalid chrono format {format:?}: {e}"))
+                })?;
                 if !has_date(&items) {
                     return Err(ConfigError::new(
-                        "format",
+                        ConfigField::Format,
                         format!(
                             "format {format:?} has no day of the month (%d, %e), day of the year (%j), week or timestamp (%s)"
                         ),
@@ -616,7 +583,7 @@ fn has_date(items: &[Item<'_>]) -> bool {
 fn parse_offset(tz: &str) -> Result<FixedOffset, ConfigError> {
     let t = tz.trim();
     if t.eq_ignore_ascii_case("z") || t.eq_ignore_ascii_case("utc") || t.eq_ignore_ascii_case("gmt") {
-        return FixedOffset::east_opt(0).ok_or_else(|| ConfigError::new("tz", "invalid offset"));
+        return FixedOffset::east_opt(0).ok_or_else(|| ConfigError::new(ConfigField::Tz, "invalid offset"));
     }
     // chrono wants minutes; `+07` is common shorthand for `+07:00`.
     let hours_only = t.len() == 3 && t.starts_with(['+', '-']) && t[1..].bytes().all(|b| b.is_ascii_digit());
@@ -628,7 +595,10 @@ fn parse_offset(tz: &str) -> Result<FixedOffset, ConfigError> {
         t
     };
     t.parse::<FixedOffset>().map_err(|e| {
-        ConfigError::new("tz", format!("{tz:?} is not a fixed offset like \"+08:00\", \"-0700\" or \"UTC\" ({e})"))
+        ConfigError::new(
+            ConfigField::Tz,
+            format!("{tz:?} is not a fixed offset like \"+08:00\", \"-0700\" or \"UTC\" ({e})"),
+        )
     })
 }
 
@@ -704,22 +674,16 @@ pub struct TimeExtractor {
 impl TimeExtractor {
     /// Errors name the setting: `time.regex`, `time.format`, `time.tz`, `time.year`.
     pub fn new(regex: &str, format: &str, year: Option<i32>, tz: Option<&str>) -> Result<Self, ConfigError> {
-        let re = LineRegex::new(regex).map_err(|e| ConfigError::new("time.regex", e))?;
+        let re = LineRegex::new(regex).map_err(|e| ConfigError::new(ConfigField::TimeRegex, e))?;
         let groups = re.group_info().group_len(PatternID::ZERO).saturating_sub(1);
         if groups != 1 {
             return Err(ConfigError::new(
-                "time.regex",
+                ConfigField::TimeRegex,
                 format!("needs exactly one capture group around the time, found {groups}"),
             ));
         }
-        let parser = TimeParser::new(format, year, tz).map_err(|e| {
-            let field = match e.field {
-                "tz" => "time.tz",
-                "year" => "time.year",
-                _ => "time.format",
-            };
-            e.renamed(field)
-        })?;
+        let parser =
+            TimeParser::new(format, year, tz).map_err(|e| ConfigError { field: e.field.in_time_table(), ..e })?;
         Ok(TimeExtractor { regex: re, parser })
     }
 
@@ -753,10 +717,10 @@ pub struct HostExtractor {
 impl HostExtractor {
     /// Errors name the setting `host.regex`.
     pub fn new(regex: &str) -> Result<Self, ConfigError> {
-        let re = LineRegex::new(regex).map_err(|e| ConfigError::new("host.regex", e))?;
+        let re = LineRegex::new(regex).map_err(|e| ConfigError::new(ConfigField::HostRegex, e))?;
         let info = re.group_info();
         if info.group_len(PatternID::ZERO) < 2 {
-            return Err(ConfigError::new("host.regex", "needs a capture group around the host"));
+            return Err(ConfigError::new(ConfigField::HostRegex, "needs a capture group around the host"));
         }
         let group = info.to_index(PatternID::ZERO, "host").unwrap_or(1);
         Ok(HostExtractor { regex: re, group })
@@ -1029,25 +993,25 @@ mod tests {
 
     #[test]
     fn config_errors_name_the_setting() {
-        assert_eq!(TimeParser::new("%Q %d", None, None).unwrap_err().field, "format");
-        assert_eq!(TimeParser::new("%H:%M:%S", None, None).unwrap_err().field, "format");
-        assert_eq!(TimeParser::new("", None, None).unwrap_err().field, "format");
-        assert_eq!(TimeParser::new("%Y-%m-%d", None, Some("Mars/Olympus")).unwrap_err().field, "tz");
-        assert_eq!(TimeParser::new("%b %d", Some(0), None).unwrap_err().field, "year");
+        assert_eq!(TimeParser::new("%Q %d", None, None).unwrap_err().field.as_str(), "format");
+        assert_eq!(TimeParser::new("%H:%M:%S", None, None).unwrap_err().field.as_str(), "format");
+        assert_eq!(TimeParser::new("", None, None).unwrap_err().field.as_str(), "format");
+        assert_eq!(TimeParser::new("%Y-%m-%d", None, Some("Mars/Olympus")).unwrap_err().field.as_str(), "tz");
+        assert_eq!(TimeParser::new("%b %d", Some(0), None).unwrap_err().field.as_str(), "year");
         let e = TimeExtractor::new("^(\\d+", "unix", None, None).unwrap_err();
-        assert_eq!(e.field, "time.regex");
-        assert_eq!(TimeExtractor::new("^\\d+", "unix", None, None).unwrap_err().field, "time.regex");
-        assert_eq!(TimeExtractor::new("^(\\d+) (\\d+)", "unix", None, None).unwrap_err().field, "time.regex");
-        assert_eq!(TimeExtractor::new("^(\\d+)", "%Q", None, None).unwrap_err().field, "time.format");
-        assert_eq!(TimeExtractor::new("^(\\d+)", "unix", None, Some("x")).unwrap_err().field, "time.tz");
-        assert_eq!(TimeExtractor::new("^(\\d+)", "%b %d", Some(-3), None).unwrap_err().field, "time.year");
-        assert_eq!(HostExtractor::new("^\\S+").unwrap_err().field, "host.regex");
-        assert_eq!(HostExtractor::new("(").unwrap_err().field, "host.regex");
+        assert_eq!(e.field.as_str(), "time.regex");
+        assert_eq!(TimeExtractor::new("^\\d+", "unix", None, None).unwrap_err().field.as_str(), "time.regex");
+        assert_eq!(TimeExtractor::new("^(\\d+) (\\d+)", "unix", None, None).unwrap_err().field.as_str(), "time.regex");
+        assert_eq!(TimeExtractor::new("^(\\d+)", "%Q", None, None).unwrap_err().field.as_str(), "time.format");
+        assert_eq!(TimeExtractor::new("^(\\d+)", "unix", None, Some("x")).unwrap_err().field.as_str(), "time.tz");
+        assert_eq!(TimeExtractor::new("^(\\d+)", "%b %d", Some(-3), None).unwrap_err().field.as_str(), "time.year");
+        assert_eq!(HostExtractor::new("^\\S+").unwrap_err().field.as_str(), "host.regex");
+        assert_eq!(HostExtractor::new("(").unwrap_err().field.as_str(), "host.regex");
         let deep = format!("{}a{}", "(".repeat(200), ")".repeat(200));
-        assert_eq!(HostExtractor::new(&deep).unwrap_err().field, "host.regex");
+        assert_eq!(HostExtractor::new(&deep).unwrap_err().field.as_str(), "host.regex");
         // Too big for the NFA size limit.
-        assert_eq!(HostExtractor::new("(\\w{1000}){1000}").unwrap_err().field, "host.regex");
-        let e = ConfigError::new("time.regex", "bad");
+        assert_eq!(HostExtractor::new("(\\w{1000}){1000}").unwrap_err().field.as_str(), "host.regex");
+        let e = ConfigError::new(ConfigField::TimeRegex, "bad");
         assert_eq!(e.to_string(), "time.regex: bad");
     }
 
