@@ -18,7 +18,7 @@ use serde_json::value::RawValue;
 
 use crate::error::{DecodeError, ErrorReason, short};
 use crate::event::{Event, FieldValue};
-use crate::raw::TimeParser;
+use crate::time::TimeParser;
 
 /// Decodes JSON lines into events with the configured fields.
 #[derive(Debug, Clone)]

@@ -15,12 +15,13 @@
 
 use std::borrow::Cow;
 
-use chrono::{DateTime, NaiveDate};
+use chrono::DateTime;
 use memchr::memmem::Finder;
 
 use crate::error::{DecodeError, ErrorReason, short};
 use crate::event::{Event, FieldValue};
-use crate::raw::unix_seconds_to_ms;
+use crate::pattern::starts_with_short;
+use crate::time::{parse_time_local, unix_seconds_to_ms};
 
 /// An nginx `log_format` compile error; `offset` is the byte offset in the format string.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -322,7 +323,7 @@ fn find_literal(finder: &Finder<'_>, hay: &[u8]) -> Option<usize> {
     let mut from = 0;
     while let Some(i) = memchr::memchr(first, &hay[from..]) {
         let at = from + i;
-        if crate::raw::starts_with_short(&hay[at + 1..], rest) {
+        if starts_with_short(&hay[at + 1..], rest) {
             return Some(at);
         }
         from = at + 1;
@@ -373,51 +374,6 @@ fn parse_number(text: &str) -> Option<f64> {
         return None;
     }
     text.parse::<f64>().ok().filter(|v| v.is_finite())
-}
-
-/// nginx `$time_local` (`10/Oct/2000:13:55:36 -0700`) to unix ms, by hand: it is on
-/// every line and has one fixed shape. (Also the fast path of the strftime format
-/// `%d/%b/%Y:%H:%M:%S %z` in [`crate::raw::TimeParser`], which is why offsets chrono
-/// would refuse, 24 hours or more, are refused here too.)
-pub(crate) fn parse_time_local(text: &str) -> Option<i64> {
-    let b = text.as_bytes();
-    if b.len() != 26 || b[2] != b'/' || b[6] != b'/' || b[11] != b':' || b[14] != b':' || b[17] != b':' || b[20] != b' '
-    {
-        return None;
-    }
-    let num = |range: std::ops::Range<usize>| -> Option<u32> {
-        b[range].iter().try_fold(0u32, |acc, &c| c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0')))
-    };
-    let month = match &b[3..6] {
-        b"Jan" => 1,
-        b"Feb" => 2,
-        b"Mar" => 3,
-        b"Apr" => 4,
-        b"May" => 5,
-        b"Jun" => 6,
-        b"Jul" => 7,
-        b"Aug" => 8,
-        b"Sep" => 9,
-        b"Oct" => 10,
-        b"Nov" => 11,
-        b"Dec" => 12,
-        _ => return None,
-    };
-    let day = num(0..2)?;
-    let year = i32::try_from(num(7..11)?).ok()?;
-    let (hour, minute, second) = (num(12..14)?, num(15..17)?, num(18..20)?);
-    let sign = match b[21] {
-        b'+' => 1,
-        b'-' => -1,
-        _ => return None,
-    };
-    let (off_h, off_m) = (num(22..24)?, num(24..26)?);
-    if off_m >= 60 || off_h >= 24 {
-        return None;
-    }
-    let offset_ms = sign * i64::from(off_h * 3600 + off_m * 60) * 1000;
-    let local = NaiveDate::from_ymd_opt(year, month, day)?.and_hms_opt(hour, minute, second)?;
-    Some(local.and_utc().timestamp_millis() - offset_ms)
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ use rmpv::ValueRef;
 
 use crate::error::{DecodeError, ErrorReason};
 use crate::event::{Event, FieldValue};
-use crate::raw::{seconds_f64_to_ms, unix_seconds_to_ms};
+use crate::time::{seconds_f64_to_ms, unix_seconds_to_ms};
 
 /// The event's fields, in order: the indexes of [`Event::fields`] and the order of the
 /// compact-array form.

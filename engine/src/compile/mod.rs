@@ -20,7 +20,8 @@ use std::ops::Range;
 
 use ingest::error::{ConfigError, ConfigField};
 use ingest::nginx::LogFormat;
-use ingest::raw::{HostExtractor, RawDecoder, TimeExtractor, TimeParser};
+use ingest::raw::{HostExtractor, RawDecoder, TimeExtractor};
+use ingest::time::TimeParser;
 use ingest::{DecodeError, Event, json::JsonDecoder};
 use regex_automata::meta::Regex;
 use toml::Spanned;
