@@ -3,7 +3,7 @@
 //! Invariants:
 //! - bad input never stops a pipeline: each bad record becomes an [`IngestError`] row
 //!   (the `ingest_errors` table) and the pipeline goes on; a [`DecodeError`]'s detail
-//!   quotes at most a short piece of the record ([`short`], [`sample_of`]);
+//!   quotes at most a short piece of the record (`short`, [`sample_of`]);
 //! - bad configuration is found once, when a stream is built: a [`ConfigError`] names
 //!   the setting as a [`ConfigField`], which the engine matches to point at the setting in
 //!   the rule file, and whose text (`time.regex`, ...) is the one users see.

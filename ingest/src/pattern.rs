@@ -1,10 +1,10 @@
-//! Regex fast paths for the regexes users write into stream settings (the time and host
-//! regexes of raw streams) and for the engine's rule patterns, and the one home of the
-//! limits every user regex is compiled under.
+//! User regexes: the one home of the limits every user regex is compiled under (the
+//! stream settings' time and host regexes here, the rules' patterns in the engine's
+//! matcher), and the fast paths that take one capture group from a line.
 //!
-//! - [`compile_regex`]: a `meta::Regex` under [`REGEX_NFA_SIZE_LIMIT`] and
+//! - `compile_regex`: a `meta::Regex` under [`REGEX_NFA_SIZE_LIMIT`] and
 //!   [`REGEX_NEST_LIMIT`] (the engine's `MatcherConfig` defaults to the same two);
-//! - [`LineRegex`]: one capture group's text from a line, by anchored tries at the bytes
+//! - `LineRegex`: one capture group's text from a line, by anchored tries at the bytes
 //!   every match starts with, and for a group framed by literals ([`LiteralFrame`]) by
 //!   finding only where the match ends (one memchr for `\[([^\]]+)\]`, else a small
 //!   dense DFA);
@@ -16,7 +16,7 @@
 //! - a user regex past the size or nesting limit is refused when it is compiled, never
 //!   left to eat memory or stack on a line;
 //! - a capture does not allocate (regex caches come from the regex's own pool, capture
-//!   slots live on the stack up to [`STACK_SLOTS`] groups).
+//!   slots live on the stack up to `STACK_SLOTS` groups).
 
 use regex_automata::dfa::{Automaton, StartKind, dense};
 use regex_automata::meta::Regex;
