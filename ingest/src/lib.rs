@@ -19,6 +19,8 @@
 //!   [`IngestError`] with an [`ErrorReason`], never a silently guessed value;
 //! - a decoded [`Event`] borrows from the input line where it can.
 
+#![deny(unsafe_code)]
+
 pub mod error;
 pub mod event;
 pub mod json;

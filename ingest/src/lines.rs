@@ -218,6 +218,8 @@ impl<R: Read> LineReader<R> {
         if line_end <= self.valid_end && len <= self.max_line_bytes {
             let text = bytes.strip_suffix(b"\r").unwrap_or(bytes);
             debug_assert!(std::str::from_utf8(text).is_ok());
+            // The crate's one unsafe block (the crate root denies `unsafe_code`).
+            #[allow(unsafe_code)]
             // SAFETY: `buf[s..valid_end]` is valid UTF-8 for this line's start `s` (see
             // `valid_end`), and `text` lies inside it, from one character boundary (the
             // line's start) to another (its `\n` or `\r`, or `valid_end` itself).
