@@ -18,8 +18,10 @@ pub use durations::parse_duration_ms;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Range;
 
+use ingest::error::{ConfigError, ConfigField};
 use ingest::nginx::LogFormat;
-use ingest::raw::{ConfigError, HostExtractor, RawDecoder, TimeExtractor, TimeParser};
+use ingest::raw::{HostExtractor, RawDecoder, TimeExtractor};
+use ingest::time::TimeParser;
 use ingest::{DecodeError, Event, json::JsonDecoder};
 use regex_automata::meta::Regex;
 use toml::Spanned;
@@ -392,9 +394,9 @@ impl Compiler {
                         Ok(x) => Some(x),
                         Err(e) => {
                             let span = match e.field {
-                                "time.regex" => regex.span(),
-                                "time.tz" => tc.tz.as_ref().map_or(t.span(), |z| z.span()),
-                                "time.year" => tc.year.as_ref().map_or(t.span(), |y| y.span()),
+                                ConfigField::TimeRegex => regex.span(),
+                                ConfigField::TimeTz => tc.tz.as_ref().map_or(t.span(), |z| z.span()),
+                                ConfigField::TimeYear => tc.year.as_ref().map_or(t.span(), |y| y.span()),
                                 _ => tc.format.span(),
                             };
                             self.config_error(file, span, e);

@@ -39,7 +39,7 @@ pub(super) struct FramedCapture {
 impl FramedCapture {
     /// `None` unless the pattern is literals around exactly one group, and its DFA is small.
     pub(super) fn new(hir: &Hir, config: &MatcherConfig) -> Option<FramedCapture> {
-        let frame = ingest::raw::LiteralFrame::of(hir)?;
+        let frame = ingest::pattern::LiteralFrame::of(hir)?;
         // A group nested in the group would need slots of its own.
         if frame.group.sub.properties().explicit_captures_len() > 0 {
             return None;

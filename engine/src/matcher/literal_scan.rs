@@ -38,7 +38,7 @@ use aho_corasick::automaton::{Automaton, StateID};
 use aho_corasick::packed;
 use aho_corasick::{AhoCorasick, AhoCorasickKind, Anchored, MatchKind, StartKind, dfa};
 
-use ingest::raw::starts_with_short;
+use ingest::pattern::starts_with_short;
 
 use super::MatcherConfig;
 

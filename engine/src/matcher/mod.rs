@@ -77,9 +77,9 @@ pub struct MatcherConfig {
 impl Default for MatcherConfig {
     fn default() -> Self {
         Self {
-            nfa_size_limit: 10 << 20,
+            nfa_size_limit: ingest::pattern::REGEX_NFA_SIZE_LIMIT,
             hybrid_cache_capacity: 2 << 20,
-            nest_limit: 100,
+            nest_limit: ingest::pattern::REGEX_NEST_LIMIT,
             min_literal_len: 2,
             prefix_scan: true,
             // About the L2 cache of one core here (1 MiB) plus room.
