@@ -2,6 +2,7 @@
 //!
 //! - [`config`]: the rule file model (`[[stream]]`, `[[rule]]`, `[[alert]]`), with spans;
 //! - [`compile`]: validation and compilation to a [`compile::RuleSet`];
+//! - [`duration`]: the one duration parser (rule files, and the sinks' and worker's configs);
 //! - [`matcher`]: the one-pass multi-pattern matcher;
 //! - [`expr`]: `filter` and `when` expressions;
 //! - [`window`]: event-time windows, watermarks, partial aggregates;
@@ -18,6 +19,7 @@ pub mod batch;
 pub mod checkpoint;
 pub mod compile;
 pub mod config;
+pub mod duration;
 pub mod expr;
 pub mod matcher;
 pub mod pipeline;

@@ -10,10 +10,9 @@
 //!   `stream.pattern_rules[i]`.
 
 mod alert;
-mod durations;
 
+pub use crate::duration::parse_duration_ms;
 pub use alert::{AlertKind, AlertSpec, AlertView, WHEN_VARIABLES};
-pub use durations::parse_duration_ms;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Range;
