@@ -17,7 +17,7 @@ use regex_automata::util::captures::Captures;
 use regex_automata::util::primitives::{NonMaxUsize, PatternID, StateID};
 use regex_syntax::hir::Hir;
 
-use super::MatcherConfig;
+use super::config::MatcherConfig;
 use super::verify::anchored_match_end;
 
 /// A pattern `before` + `(group)` + `after`, with `before` and `after` literal.

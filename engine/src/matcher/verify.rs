@@ -28,7 +28,7 @@ use regex_automata::util::primitives::StateID;
 use regex_automata::{Anchored, Input, MatchKind};
 use regex_syntax::hir::{Hir, HirKind};
 
-use super::{MatcherConfig, build_regex};
+use super::config::{MatcherConfig, build_regex};
 
 /// Largest dense DFA one check may compile to; past it the check uses a `meta::Regex`.
 pub const DFA_SIZE_LIMIT: usize = 64 << 10;
