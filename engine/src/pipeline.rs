@@ -10,10 +10,6 @@
 
 use std::sync::Arc;
 
-#[cfg(test)]
-#[path = "pipeline_reload_tests.rs"]
-mod reload_tests;
-
 use arrow::array::RecordBatch;
 use hashbrown::HashMap;
 use ingest::error::sample_of;
@@ -649,23 +645,4 @@ impl Slots for RuleSlots<'_, '_> {
 }
 
 #[cfg(test)]
-mod interner_tests {
-    use super::Interner;
-
-    /// Host ids through the last-host shortcut are the ids `intern` gives, whatever the order.
-    #[test]
-    fn intern_host_gives_the_interned_ids() {
-        let mut interner = Interner::new();
-        let a = interner.intern("a");
-        for host in ["a", "a", "b", "", "b", "a", "c", "c", ""] {
-            let id = interner.intern_host(host);
-            assert_eq!(interner.get(id), host);
-            assert_eq!(id, interner.intern(host));
-        }
-        assert_eq!(interner.intern_host("a"), a);
-        // A default-built interner has no id 0 yet.
-        let mut empty = Interner::default();
-        let x = empty.intern_host("x");
-        assert_eq!(empty.get(x), "x");
-    }
-}
+mod tests;
