@@ -1,7 +1,7 @@
 //! The engine's state as plain data, for checkpoints.
 //!
 //! A checkpoint holds what is not yet in any table: the open windows'
-//! partial cells, how far each rule has closed, and each lane's clock. The
+//! partial cells, how far each rule has closed, and each stream's clock. The
 //! caller stores it (the engine does no I/O) together with the input
 //! position it belongs to; restoring it and re-reading the input from that
 //! position gives the same closed windows as a run that never stopped.
@@ -50,7 +50,9 @@ pub struct WindowSnapshot {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StreamSnapshot {
     pub name: String,
-    /// `(lane, newest event time, last arrival)`.
+    /// `(lane, newest event time, last arrival)`: the stream's clock, empty before its
+    /// first event. An engine reads one lane and writes it as lane 0; the layout keeps
+    /// the lane number (and a list), so checkpoints are written as they always were.
     pub lanes: Vec<(u32, i64, i64)>,
 }
 
@@ -61,10 +63,21 @@ impl WindowSnapshot {
 }
 
 impl StreamSnapshot {
-    pub(crate) fn clocks(&self) -> impl Iterator<Item = (u32, LaneClock)> + '_ {
-        self.lanes
-            .iter()
-            .map(|&(lane, max_event_ms, last_arrival_ms)| (lane, LaneClock { max_event_ms, last_arrival_ms }))
+    pub(crate) fn new(name: String, clock: Option<LaneClock>) -> Self {
+        let lanes = clock.map(|c| (0, c.max_event_ms, c.last_arrival_ms)).into_iter().collect();
+        StreamSnapshot { name, lanes }
+    }
+
+    /// The stream's clock; `None` before its first event. Entries of several lanes
+    /// (never written: the engine's callers have always read one lane per engine, as
+    /// lane 0) fold into one clock, as if their events had come on one lane.
+    pub(crate) fn clock(&self) -> Option<LaneClock> {
+        let clocks =
+            self.lanes.iter().map(|&(_, max_event_ms, last_arrival_ms)| LaneClock { max_event_ms, last_arrival_ms });
+        clocks.reduce(|a, b| LaneClock {
+            max_event_ms: a.max_event_ms.max(b.max_event_ms),
+            last_arrival_ms: a.last_arrival_ms.max(b.last_arrival_ms),
+        })
     }
 }
 

@@ -45,7 +45,7 @@ fn feed(engine: &mut Engine, lines: &[String], out: &mut Vec<RecordBatch>) {
     let rules = Arc::clone(engine.rules());
     for line in lines {
         let event = rules.streams[stream].decode_line(line, 0).unwrap();
-        let meta = RecordMeta { lane: 3, default_host: "h", default_time_ms: 0, now_ms: 0 };
+        let meta = RecordMeta { default_host: "h", default_time_ms: 0, now_ms: 0 };
         engine.process(stream, &event, &meta, String::new);
         engine.advance(None);
         out.extend(engine.take_closed());

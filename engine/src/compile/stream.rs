@@ -48,7 +48,9 @@ pub struct Stream {
     pub host_regex: Option<HostExtractor>,
     /// Fixed host name from the stream definition.
     pub fixed_host: Option<String>,
+    /// How far behind the newest event time windows stay open.
     pub lateness_ms: i64,
+    /// How long a lane without events may hold back alerts over all lanes (the worker's).
     pub idle_timeout_ms: i64,
     pub max_line_bytes: usize,
     /// Names of `Event::fields`, by index.

@@ -80,7 +80,7 @@ fn collect(batch: Option<RecordBatch>, into: &mut Rows) {
 /// Runs `lines` through an engine on `first`, reloading to `second` before line `at`.
 fn run(first: &Arc<crate::RuleSet>, second: Option<(&Arc<crate::RuleSet>, usize)>) -> (Rows, Vec<String>) {
     let mut engine = Engine::new(Arc::clone(first));
-    let meta = RecordMeta { lane: 0, default_host: "h", default_time_ms: 0, now_ms: 0 };
+    let meta = RecordMeta { default_host: "h", default_time_ms: 0, now_ms: 0 };
     let mut rows = Rows::new();
     let mut gone = Vec::new();
     for (n, line) in lines().iter().enumerate() {
