@@ -14,12 +14,14 @@
 //! The engine does no I/O and reads no clock: callers hand it decoded events
 //! and processing time, and take closed windows out as Arrow record batches.
 //!
-//! Layout: no two files import each other (`scripts/check-import-cycles.py`); a
+//! Layout: imports between files form no cycle (`scripts/check-import-cycles.py`); a
 //! `mod.rs` declares its modules, re-exports, and holds only what no file below it
 //! needs. A module's unit tests are in a sibling `tests.rs` declared
 //! `#[cfg(test)] mod tests;`: `x/tests.rs` for `x/mod.rs` and for a file module `x.rs`
 //! alike; saved proptest cases follow the test file's path under
 //! `proptest-regressions/` (`x/tests.rs` -> `proptest-regressions/x/tests.txt`).
+
+#![forbid(unsafe_code)]
 
 pub mod alert;
 pub mod batch;

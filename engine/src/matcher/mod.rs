@@ -32,6 +32,12 @@
 //! - every regex is built under explicit size limits ([`MatcherConfig`]), so a
 //!   hostile pattern fails to build instead of hanging or exhausting memory;
 //!   a [`BuildError`] names the pattern that failed.
+//!
+//! Where things are: this file holds the [`MultiMatcher`] (steps 1 to 4 above);
+//! `config` the limits and the regex builders that apply them; `literals` step 1's
+//! required literals; `literal_scan` step 2's scan; `verify` step 3's anchored checks;
+//! `framed` the captures of a pattern of literals around one group, taken from its
+//! match's bounds.
 
 mod config;
 mod framed;
