@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::Context;
 use rdkafka::ClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, ProducerContext};
 
 /// Counts failed deliveries: librdkafka reports them only here, not from `send`.
 #[derive(Default)]

@@ -30,7 +30,7 @@ fn bench(c: &mut Criterion) {
                 for line in &lines {
                     t += 1;
                     let event = Event { text: line.as_str().into(), ..Default::default() };
-                    let meta = RecordMeta { lane: 0, default_host: "web-1", default_time_ms: t, now_ms: t };
+                    let meta = RecordMeta { default_host: "web-1", default_time_ms: t, now_ms: t };
                     engine.process(stream, &event, &meta, String::new);
                 }
                 engine.advance(None);

@@ -61,7 +61,7 @@ fn main() {
     for (i, line) in lines.iter().enumerate() {
         let event = Event { text: line.as_str().into(), ..Default::default() };
         let t = 1_700_000_000_000;
-        let meta = RecordMeta { lane: 0, default_host: &hosts[i], default_time_ms: t, now_ms: t };
+        let meta = RecordMeta { default_host: &hosts[i], default_time_ms: t, now_ms: t };
         engine.process(0, &event, &meta, String::new);
     }
     let after = LIVE.load(Ordering::Relaxed);

@@ -21,7 +21,7 @@ fn main() {
     for (i, line) in input.iter().enumerate() {
         let t = 1_700_000_000_000 + i as i64;
         let event = Event { text: line.as_str().into(), ..Default::default() };
-        let meta = RecordMeta { lane: 0, default_host: "web-1", default_time_ms: t, now_ms: t };
+        let meta = RecordMeta { default_host: "web-1", default_time_ms: t, now_ms: t };
         engine.process(0, &event, &meta, String::new);
     }
     engine.finish();

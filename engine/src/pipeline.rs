@@ -10,10 +10,6 @@
 
 use std::sync::Arc;
 
-#[cfg(test)]
-#[path = "pipeline_reload_tests.rs"]
-mod reload_tests;
-
 use arrow::array::RecordBatch;
 use hashbrown::HashMap;
 use ingest::error::sample_of;
@@ -80,13 +76,12 @@ impl Interner {
 /// Where an event came from and what to assume when the event does not say.
 #[derive(Debug, Clone, Copy)]
 pub struct RecordMeta<'a> {
-    /// The ordered input it came from (Kafka partition, file); watermarks are per lane.
-    pub lane: u32,
     /// The host when neither the record nor the stream names one.
     pub default_host: &'a str,
     /// The event time when the record has none (Kafka timestamp, else read time).
     pub default_time_ms: i64,
-    /// Processing time, for lane idleness and `ingest_errors.at`.
+    /// Processing time: when the record arrived (a quiet stream's watermark moves on
+    /// from it, see [`crate::window::Watermark`]), and `ingest_errors.at`.
     pub now_ms: i64,
 }
 
@@ -114,7 +109,7 @@ pub struct Engine {
     rules: Arc<RuleSet>,
     /// Per rule: its open windows.
     windows: Vec<RuleWindows>,
-    /// Per stream: lanes and lateness.
+    /// Per stream: its clock and lateness.
     watermarks: Vec<Watermark>,
     /// Per stream: matcher scratch.
     scratch: Vec<Scratch>,
@@ -137,7 +132,7 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(rules: Arc<RuleSet>) -> Self {
-        let watermarks = rules.streams.iter().map(|s| Watermark::new(s.lateness_ms, s.idle_timeout_ms)).collect();
+        let watermarks = rules.streams.iter().map(|s| Watermark::new(s.lateness_ms)).collect();
         let scratch = rules.streams.iter().map(|s| s.matcher.new_scratch()).collect();
         Self {
             windows: vec![RuleWindows::default(); rules.rules.len()],
@@ -208,7 +203,7 @@ impl Engine {
         let stream = &rules.streams[stream_id];
         stats.events_in += 1;
         let ts = event.time_ms.unwrap_or(meta.default_time_ms);
-        watermarks[stream_id].observe(meta.lane, ts, meta.now_ms);
+        watermarks[stream_id].observe(ts, meta.now_ms);
 
         let host: &str = match (&event.host, &stream.fixed_host) {
             (Some(h), _) => h,
@@ -237,7 +232,7 @@ impl Engine {
         }
     }
     /// Closes the windows the watermarks have passed. `now_ms = None` uses
-    /// event time only (replays); `Some` lets idle and quiet lanes advance.
+    /// event time only (replays); `Some` lets quiet streams' watermarks move on with it.
     pub fn advance(&mut self, now_ms: Option<i64>) {
         for stream_id in 0..self.rules.streams.len() {
             if let Some(watermark) = self.watermarks[stream_id].current(now_ms) {
@@ -323,7 +318,7 @@ impl Engine {
         self.windows.iter().map(RuleWindows::heap_bytes).sum::<usize>() + self.interner.heap_bytes()
     }
 
-    /// The state a checkpoint keeps: open windows, closed-through marks, lane clocks.
+    /// The state a checkpoint keeps: open windows, closed-through marks, stream clocks.
     pub fn snapshot(&self) -> EngineSnapshot {
         // Only strings that open cells use: the interner also holds hosts and keys of
         // windows long closed, which a restart need not carry.
@@ -362,10 +357,7 @@ impl Engine {
             .streams
             .iter()
             .zip(&self.watermarks)
-            .map(|(stream, watermark)| StreamSnapshot {
-                name: stream.name.clone(),
-                lanes: watermark.lanes().map(|(lane, c)| (lane, c.max_event_ms, c.last_arrival_ms)).collect(),
-            })
+            .map(|(stream, watermark)| StreamSnapshot::new(stream.name.clone(), watermark.clock()))
             .collect();
         EngineSnapshot {
             version: SNAPSHOT_VERSION,
@@ -403,10 +395,8 @@ impl Engine {
             engine.windows[rule_id] = RuleWindows::restore(saved.closed_through, open);
         }
         for saved in &snapshot.streams {
-            if let Some(stream_id) = engine.stream_id(&saved.name) {
-                for (lane, clock) in saved.clocks() {
-                    engine.watermarks[stream_id].restore_lane(lane, clock);
-                }
+            if let (Some(stream_id), Some(clock)) = (engine.stream_id(&saved.name), saved.clock()) {
+                engine.watermarks[stream_id].restore(clock);
             }
         }
         Ok(engine)
@@ -418,7 +408,7 @@ impl Engine {
     ///   early, as at the end of a finite input; [`Self::take_closed`] has them);
     /// - a new or changed rule starts at the next window boundary after its stream's
     ///   newest event: no partial first window mixes lines it saw with lines it did not;
-    /// - lane clocks carry over by stream name; counters carry over by rule name.
+    /// - stream clocks carry over by stream name; counters carry over by rule name.
     ///
     /// Returns the names of the rules that were removed or changed.
     pub fn reload(&mut self, rules: Arc<RuleSet>) -> Result<Vec<String>, RestoreError> {
@@ -649,23 +639,4 @@ impl Slots for RuleSlots<'_, '_> {
 }
 
 #[cfg(test)]
-mod interner_tests {
-    use super::Interner;
-
-    /// Host ids through the last-host shortcut are the ids `intern` gives, whatever the order.
-    #[test]
-    fn intern_host_gives_the_interned_ids() {
-        let mut interner = Interner::new();
-        let a = interner.intern("a");
-        for host in ["a", "a", "b", "", "b", "a", "c", "c", ""] {
-            let id = interner.intern_host(host);
-            assert_eq!(interner.get(id), host);
-            assert_eq!(id, interner.intern(host));
-        }
-        assert_eq!(interner.intern_host("a"), a);
-        // A default-built interner has no id 0 yet.
-        let mut empty = Interner::default();
-        let x = empty.intern_host("x");
-        assert_eq!(empty.get(x), "x");
-    }
-}
+mod tests;

@@ -113,7 +113,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
             let now = run.next_record();
             match result {
                 Ok(event) => {
-                    let meta = RecordMeta { lane: 0, default_host: &host, default_time_ms: now, now_ms: now };
+                    let meta = RecordMeta { default_host: &host, default_time_ms: now, now_ms: now };
                     run.engine.process(stream_id, &event, &meta, || format!("{source_name}@{offset}"));
                     if let Some(builder) = qalarm_events.as_mut() {
                         builder.push(&event, event.time_ms.unwrap_or(now));
@@ -134,7 +134,7 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
             match line {
                 Line::Text { number, text } => match stream.decode_line(text, now) {
                     Ok(event) => {
-                        let meta = RecordMeta { lane: 0, default_host: &host, default_time_ms: now, now_ms: now };
+                        let meta = RecordMeta { default_host: &host, default_time_ms: now, now_ms: now };
                         run.engine.process(stream_id, &event, &meta, || format!("{source_name}:{number}"));
                     }
                     Err(e) => {

@@ -16,7 +16,7 @@
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// `(device, inode)`.
 pub type FileIdentity = (u64, u64);
@@ -82,10 +82,6 @@ impl FileTail {
         tail
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     pub fn identity(&self) -> Option<FileIdentity> {
         self.identity
     }
@@ -94,6 +90,8 @@ impl FileTail {
         self.offset
     }
 
+    /// How many files this tail has moved on to (rotations and truncations): only tests ask.
+    #[cfg(test)]
     pub fn generation(&self) -> u64 {
         self.generation
     }

@@ -221,8 +221,7 @@ impl Lane {
         let rules = Arc::clone(self.engine.rules());
         let stream = &rules.streams[self.stream_id];
         let host = record.host.unwrap_or(&shared.machine_host);
-        let meta =
-            RecordMeta { lane: 0, default_host: host, default_time_ms: record.time_ms.unwrap_or(now_ms), now_ms };
+        let meta = RecordMeta { default_host: host, default_time_ms: record.time_ms.unwrap_or(now_ms), now_ms };
         let stream_id = self.stream_id;
         let origin = record.origin;
         let source = |line: u64| match origin {

@@ -14,7 +14,6 @@
 //! is not "no rows", which would resolve everything.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Float64Type, TimeUnit, TimestampMillisecondType};

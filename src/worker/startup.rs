@@ -3,18 +3,16 @@
 //! one thread started per source. Everything that can be refused is refused here,
 //! before the worker takes any input (exit 2 for a bad config or rule set).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::thread::JoinHandle;
-use std::time::Duration;
 
-use anyhow::Context;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::alerts::{self, AlertHub, AlertOwner};
 use super::checks;
-use super::config::{self, LoadedConfig, LogFormat, SourceConfig};
+use super::config::{self, LogFormat, SourceConfig};
 use super::lane::{Shared, Timing};
 use super::ledger::Ledger;
 use super::live::LiveBoard;

@@ -63,7 +63,7 @@ fn run_lines(alerts: &str, lines: &[String], snapshot_at: Option<usize>) -> Vec<
     let mut engine = Engine::new(Arc::clone(&rules));
     let mut evaluator = AlertEvaluator::new(Arc::clone(&rules));
     let mut out = Vec::new();
-    let meta = RecordMeta { lane: 0, default_host: "h", default_time_ms: 0, now_ms: 0 };
+    let meta = RecordMeta { default_host: "h", default_time_ms: 0, now_ms: 0 };
     let step = |engine: &mut Engine, evaluator: &mut AlertEvaluator, out: &mut Vec<Notification>| {
         if let Some(batch) = engine.take_closed() {
             evaluator.add_batch(&batch);
@@ -292,7 +292,7 @@ proptest! {
         let text = format!("{STREAM_AND_RULES}\n{OVER_5}");
         let rules = Arc::new(compile(&[SourceFile::new("a.toml", &text)]).unwrap());
         let (mut a, mut b) = (Engine::new(Arc::clone(&rules)), Engine::new(Arc::clone(&rules)));
-        let meta = RecordMeta { lane: 0, default_host: "h", default_time_ms: 0, now_ms: 0 };
+        let meta = RecordMeta { default_host: "h", default_time_ms: 0, now_ms: 0 };
         for (n, line) in all.iter().enumerate() {
             let event = rules.streams[0].decode_line(line, 0).unwrap();
             // The heartbeat goes to both, so that both clocks move.
@@ -320,7 +320,7 @@ fn the_sequence_does_not_depend_on_how_often_the_evaluator_advances() {
     let text = format!("{STREAM_AND_RULES}\n{alerts}");
     let rules = Arc::new(compile(&[SourceFile::new("a.toml", &text)]).unwrap());
     let mut engine = Engine::new(Arc::clone(&rules));
-    let meta = RecordMeta { lane: 0, default_host: "h", default_time_ms: 0, now_ms: 0 };
+    let meta = RecordMeta { default_host: "h", default_time_ms: 0, now_ms: 0 };
     for line in &all {
         engine.process(0, &rules.streams[0].decode_line(line, 0).unwrap(), &meta, String::new);
     }
@@ -339,7 +339,7 @@ fn skipped_windows_are_not_judged() {
     let text = format!("{STREAM_AND_RULES}\n{OVER_5}");
     let rules = Arc::new(compile(&[SourceFile::new("a.toml", &text)]).unwrap());
     let mut engine = Engine::new(Arc::clone(&rules));
-    let meta = RecordMeta { lane: 0, default_host: "h", default_time_ms: 0, now_ms: 0 };
+    let meta = RecordMeta { default_host: "h", default_time_ms: 0, now_ms: 0 };
     for line in &lines(&web1(&[1, 7, 1, 1, 7, 1])) {
         engine.process(0, &rules.streams[0].decode_line(line, 0).unwrap(), &meta, String::new);
     }
@@ -451,7 +451,7 @@ fn a_dropped_series_is_neither_absent_nor_resolved() {
     let rules = Arc::new(compile(&[SourceFile::new("a.toml", &text)]).unwrap());
     let mut engine = Engine::new(Arc::clone(&rules));
     let mut evaluator = AlertEvaluator::new(Arc::clone(&rules));
-    let meta = RecordMeta { lane: 0, default_host: "h", default_time_ms: 0, now_ms: 0 };
+    let meta = RecordMeta { default_host: "h", default_time_ms: 0, now_ms: 0 };
     let script = Script { windows: vec![vec![("web-1", 1), ("web-2", 1)], vec![("web-2", 1)], vec![("web-2", 1)]] };
     let mut notes = Vec::new();
     for (n, line) in lines(&script).iter().enumerate() {

@@ -3,10 +3,12 @@
 
 use std::collections::HashMap;
 
+use super::compiler::Compiler;
+use super::ids::RuleId;
+use super::rule::Rule;
 use crate::config::{AlertConfig, SourceFile};
+use crate::duration::parse_duration_ms;
 use crate::expr::{self, BoundExpr};
-
-use super::{Compiler, Rule, RuleId, parse_duration_ms};
 
 /// Variables of a `when` expression, by slot.
 pub const WHEN_VARIABLES: [&str; 5] = ["count", "sum", "min", "max", "avg"];

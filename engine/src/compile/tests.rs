@@ -1,6 +1,7 @@
 //! Every refusal the rule-file contract lists, with its line and column.
 
 use super::*;
+use crate::window::WindowSpec;
 
 const STREAMS: &str = r#"
 [[stream]]

@@ -71,7 +71,8 @@ pub struct StreamConfig {
     pub host: Option<Spanned<toml::Value>>,
     /// Allowed lateness behind the stream's newest event time; default 10s.
     pub lateness: Option<Spanned<String>>,
-    /// A lane (Kafka partition) quiet for this long stops holding the watermark back; default 1m.
+    /// How long a lane of the stream (a Kafka partition, a file) that has delivered no
+    /// event yet may hold back the worker's alert evaluation over all lanes; default 1m.
     pub idle_timeout: Option<Spanned<String>>,
     /// nginx's own `log_format` string (format = "nginx" only).
     pub log_format: Option<Spanned<String>>,

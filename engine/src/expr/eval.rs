@@ -8,9 +8,10 @@ use std::fmt::{self, Write as _};
 
 use regex_automata::meta::Regex;
 
+use super::error::ExprError;
 use super::lex::err;
 use super::parse::{ArithOp, CmpOp, Expr, Kind, Lit, Node};
-use super::{ExprError, Slots, Value};
+use super::value::{Slots, Value};
 
 /// A string literal, with its number pre-parsed for comparisons against computed numbers.
 #[derive(Debug, Clone)]

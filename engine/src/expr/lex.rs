@@ -1,7 +1,7 @@
 //! Tokens of the expression language, produced one at a time so that errors
 //! come out in source order.
 
-use super::ExprError;
+use super::error::ExprError;
 
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum Tok {

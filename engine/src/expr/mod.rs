@@ -57,66 +57,29 @@
 //! The tree is at most [`MAX_DEPTH`] levels high and parentheses nest at most
 //! as deep (`a or b or c` is one level), so no hostile input can overflow the
 //! stack in parsing, evaluation, `Display` or drop.
+//!
+//! # Where things are
+//!
+//! Source text goes `lex` (tokens) -> `parse` (the typed tree, [`Expr`], and
+//! [`MAX_DEPTH`]) -> `eval` (names bound to slots, [`BoundExpr`], and its
+//! evaluation); `error` holds [`ExprError`] and `value` the [`Value`]s and
+//! [`Slots`] an expression reads. Imports go one way: `error` and `value` import
+//! nothing of this module, and each of `lex`, `parse`, `eval` only those two and
+//! the files before it.
 
+mod error;
 mod eval;
 mod lex;
 mod parse;
+mod value;
 
 #[cfg(test)]
 mod tests;
 
+pub use error::ExprError;
 pub use eval::BoundExpr;
-pub use parse::{Expr, parse};
-
-/// Deepest nesting of the expression tree, and of parentheses.
-pub const MAX_DEPTH: usize = 64;
-
-/// A parse or bind error at a byte offset of the expression's source.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{message}")]
-pub struct ExprError {
-    pub offset: usize,
-    pub message: String,
-}
-
-/// A value seen by an expression.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Value<'a> {
-    Number(f64),
-    /// Text that may still compare as a number when the other side is a number and it parses.
-    Text(&'a str),
-    /// A number that also knows how the input wrote it (so `status == '200'` and `status matches '^2'` work on the text).
-    NumberText(f64, &'a str),
-}
-
-/// Where a bound expression gets the values of its slots. `None` = missing/null.
-pub trait Slots {
-    fn get(&self, slot: usize) -> Option<Value<'_>>;
-}
-
-impl Slots for [Option<Value<'_>>] {
-    fn get(&self, slot: usize) -> Option<Value<'_>> {
-        <[_]>::get(self, slot).copied().flatten()
-    }
-}
-
-impl<const N: usize> Slots for [Option<Value<'_>>; N] {
-    fn get(&self, slot: usize) -> Option<Value<'_>> {
-        <[_]>::get(self, slot).copied().flatten()
-    }
-}
-
-impl Slots for Vec<Option<Value<'_>>> {
-    fn get(&self, slot: usize) -> Option<Value<'_>> {
-        <[_]>::get(self, slot).copied().flatten()
-    }
-}
-
-impl<S: Slots + ?Sized> Slots for &S {
-    fn get(&self, slot: usize) -> Option<Value<'_>> {
-        (**self).get(slot)
-    }
-}
+pub use parse::{Expr, MAX_DEPTH, parse};
+pub use value::{Slots, Value};
 
 /// For a fuzz target: parse; on success check that `Display` re-parses to
 /// the same text, bind every identifier to slot 0 and evaluate against a

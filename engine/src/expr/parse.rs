@@ -8,8 +8,11 @@ use std::fmt;
 
 use regex_automata::meta::Regex;
 
+use super::error::ExprError;
 use super::lex::{KEYWORDS, Lexer, Tok, Token, err, quote};
-use super::{ExprError, MAX_DEPTH};
+
+/// Deepest nesting of the expression tree, and of parentheses.
+pub const MAX_DEPTH: usize = 64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum CmpOp {

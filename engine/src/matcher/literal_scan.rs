@@ -40,7 +40,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickKind, Anchored, MatchKind, StartKind,
 
 use ingest::pattern::starts_with_short;
 
-use super::MatcherConfig;
+use super::config::MatcherConfig;
 
 /// Most patterns a Teddy searcher holds (aho-corasick's own limit).
 const TEDDY_MAX_PATTERNS: usize = 64;

@@ -32,7 +32,14 @@
 //! - every regex is built under explicit size limits ([`MatcherConfig`]), so a
 //!   hostile pattern fails to build instead of hanging or exhausting memory;
 //!   a [`BuildError`] names the pattern that failed.
+//!
+//! Where things are: this file holds the [`MultiMatcher`] (steps 1 to 4 above);
+//! `config` the limits and the regex builders that apply them; `literals` step 1's
+//! required literals; `literal_scan` step 2's scan; `verify` step 3's anchored checks;
+//! `framed` the captures of a pattern of literals around one group, taken from its
+//! match's bounds.
 
+mod config;
 mod framed;
 mod literal_scan;
 mod literals;
@@ -42,54 +49,11 @@ use literal_scan::LiteralScan;
 use memchr::memmem;
 use regex_automata::meta::{self, Regex};
 use regex_automata::util::captures::Captures;
-use regex_automata::util::syntax;
 use regex_automata::{Anchored, Input, MatchKind, PatternSet};
 
+pub use config::{MatcherConfig, build_regex, compile_regex, parse_hir};
 pub use literal_scan::LiteralScanSummary;
 pub use literals::{RequiredLiterals, required_literals};
-
-/// Size limits for everything the matcher compiles.
-#[derive(Debug, Clone)]
-pub struct MatcherConfig {
-    /// Largest Thompson NFA one pattern may compile to; a pattern past it is refused.
-    pub nfa_size_limit: usize,
-    /// Cache capacity of each lazy DFA; bigger caches avoid thrashing on many patterns.
-    pub hybrid_cache_capacity: usize,
-    /// Deepest nesting of groups/repetitions the parser accepts, so parsing cannot overflow the stack.
-    pub nest_limit: u32,
-    /// Literal sets whose shortest literal is shorter than this are not worth
-    /// prefiltering (they occur in nearly every line); such patterns are always checked.
-    pub min_literal_len: usize,
-    /// Scan for literals with a SIMD prefix search plus anchored confirmation
-    /// when the literals' prefixes allow it (see `literal_scan`); false always
-    /// uses the one overlapping automaton (tests and comparisons).
-    pub prefix_scan: bool,
-    /// The prefixed scan confirms literals with an anchored Aho-Corasick DFA up
-    /// to this size, else with the (smaller, slower per byte) contiguous NFA: the
-    /// walk is one dependent load per byte, so its automaton must stay in cache.
-    pub confirm_dfa_max_bytes: usize,
-    /// A prefix that at most this many longer literals start with has them compared
-    /// directly at its hits, eight bytes at a time, instead of walked through the
-    /// automaton a byte at a time (one dependent load per byte); 0 always walks.
-    pub compare_tails_max: usize,
-}
-
-impl Default for MatcherConfig {
-    fn default() -> Self {
-        Self {
-            nfa_size_limit: ingest::pattern::REGEX_NFA_SIZE_LIMIT,
-            hybrid_cache_capacity: 2 << 20,
-            nest_limit: ingest::pattern::REGEX_NEST_LIMIT,
-            min_literal_len: 2,
-            prefix_scan: true,
-            // About the L2 cache of one core here (1 MiB) plus room.
-            confirm_dfa_max_bytes: 2 << 20,
-            // 100-rule replay: prefixes like `GET`, `HTT` (`HTTP/1.1" 404 `) and `" 5`
-            // have one to three literals each; `/sv` (49 `/svcN/` literals) is walked.
-            compare_tails_max: 4,
-        }
-    }
-}
 
 /// A pattern to compile.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -558,16 +522,6 @@ pub struct MatcherSummary {
     pub framed_capture_bytes: usize,
 }
 
-/// Parses a pattern under the nesting limit. Errors carry the offset inside the pattern.
-pub fn parse_hir(pattern: &str, config: &MatcherConfig) -> Result<regex_syntax::hir::Hir, (String, Option<usize>)> {
-    let mut parser = regex_syntax::ParserBuilder::new().nest_limit(config.nest_limit).build();
-    parser.parse(pattern).map_err(|e| match &e {
-        regex_syntax::Error::Parse(p) => (p.kind().to_string(), Some(p.span().start.offset)),
-        regex_syntax::Error::Translate(t) => (t.kind().to_string(), Some(t.span().start.offset)),
-        other => (other.to_string(), None),
-    })
-}
-
 /// The named capture groups of a parsed pattern, as (name, group index).
 pub fn capture_names(hir: &regex_syntax::hir::Hir) -> Vec<(String, usize)> {
     use regex_syntax::hir::HirKind;
@@ -587,32 +541,6 @@ pub fn capture_names(hir: &regex_syntax::hir::Hir) -> Vec<(String, usize)> {
     let mut out = Vec::new();
     walk(hir, &mut out);
     out
-}
-
-/// Builds a regex under the configured size limits.
-pub fn build_regex(hirs: &[regex_syntax::hir::Hir], kind: MatchKind, config: &MatcherConfig) -> Result<Regex, String> {
-    meta::Builder::new()
-        .configure(
-            meta::Config::new()
-                .match_kind(kind)
-                .nfa_size_limit(Some(config.nfa_size_limit))
-                // The full-DFA and one-pass limits stay at regex-automata's defaults
-                // (small): raising them makes every pattern build a full DFA, which
-                // costs ~0.5 s per pattern with Unicode classes like \w and \S.
-                .hybrid_cache_capacity(config.hybrid_cache_capacity),
-        )
-        .syntax(syntax::Config::new().nest_limit(config.nest_limit))
-        .build_many_from_hir(hirs)
-        .map_err(|e| match e.size_limit() {
-            Some(limit) => format!("too big (it compiles to more than the limit of {} MiB)", limit >> 20),
-            None => e.to_string(),
-        })
-}
-
-/// Compiles one stand-alone regex (captures, `matches`, `value` extraction) under the limits.
-pub fn compile_regex(pattern: &str, config: &MatcherConfig) -> Result<Regex, (String, Option<usize>)> {
-    let hir = parse_hir(pattern, config)?;
-    build_regex(&[hir], MatchKind::LeftmostFirst, config).map_err(|m| (m, None))
 }
 
 #[cfg(test)]

@@ -1,28 +1,28 @@
-//! Per-lane watermarks.
+//! The watermark of one stream in one engine.
 //!
-//! A lane is one ordered input: a Kafka partition, a file. The engine knows
-//! no Kafka; the caller numbers lanes. A stream's watermark is the minimum
-//! over its lanes of (newest event time - lateness), so that a lagging lane
-//! holds windows open until it catches up.
+//! An engine reads one ordered input, its *lane* (the worker runs one engine per
+//! Kafka partition and per followed file; a replay is one lane), so a stream's
+//! watermark follows one clock: the newest event time seen, less `lateness`. An
+//! event older than the newest does not move it back.
 //!
-//! With a processing-time clock (`now`, passed in by the caller; the engine
-//! reads no clock) two more rules apply:
-//! - a lane quiet for longer than `idle_timeout` stops holding the watermark back;
-//! - a quiet lane's time moves on with the clock from its newest event
-//!   (newest + time since it arrived), so the last windows of a burst close
-//!   `lateness` after the input stops instead of never.
+//! With a processing-time clock (`now`, passed in by the caller; the engine reads no
+//! clock) a quiet stream's time moves on with the clock from its newest event
+//! (newest + time since it arrived), so the last windows of a burst close `lateness`
+//! after the input stops instead of never.
 //!
-//! Without a clock (`now = None`: replays, tests) the watermark is a pure
-//! function of the events seen, which keeps replays deterministic.
+//! Without a clock (`now = None`: replays, tests) the watermark is a pure function of
+//! the events seen, which keeps replays deterministic.
+//!
+//! Holding windows open for the slowest of several inputs, and not waiting for an
+//! input idle past the stream's `idle_timeout`, is the business of whoever combines
+//! several engines' windows (the worker's alert hub), not of one engine.
 
-use std::collections::BTreeMap;
-
-/// What one lane has seen.
+/// What the stream's lane has seen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LaneClock {
-    /// Newest event time seen on the lane.
+    /// Newest event time seen.
     pub max_event_ms: i64,
-    /// Processing time at which that lane last delivered an event.
+    /// Processing time at which the lane last delivered an event.
     pub last_arrival_ms: i64,
 }
 
@@ -31,92 +31,49 @@ pub struct LaneClock {
 pub struct Watermark {
     /// How far behind the newest event time windows stay open.
     pub lateness_ms: i64,
-    /// A lane quiet for longer than this does not hold the watermark back.
-    pub idle_timeout_ms: i64,
-    /// Lanes by caller-chosen id.
-    lanes: BTreeMap<u32, LaneClock>,
+    /// `None` until the stream's first event.
+    clock: Option<LaneClock>,
 }
 
 impl Watermark {
-    pub fn new(lateness_ms: i64, idle_timeout_ms: i64) -> Self {
-        Self { lateness_ms, idle_timeout_ms, lanes: BTreeMap::new() }
+    pub fn new(lateness_ms: i64) -> Self {
+        Self { lateness_ms, clock: None }
     }
 
     #[inline]
-    pub fn observe(&mut self, lane: u32, event_ms: i64, now_ms: i64) {
-        let clock = self.lanes.entry(lane).or_insert(LaneClock { max_event_ms: event_ms, last_arrival_ms: now_ms });
+    pub fn observe(&mut self, event_ms: i64, now_ms: i64) {
+        let clock = self.clock.get_or_insert(LaneClock { max_event_ms: event_ms, last_arrival_ms: now_ms });
         if event_ms >= clock.max_event_ms {
             clock.max_event_ms = event_ms;
         }
         clock.last_arrival_ms = clock.last_arrival_ms.max(now_ms);
     }
 
-    /// Forgets a lane (a Kafka partition revoked from this worker).
-    pub fn remove_lane(&mut self, lane: u32) -> Option<LaneClock> {
-        self.lanes.remove(&lane)
+    /// Restores the clock from a checkpoint.
+    pub fn restore(&mut self, clock: LaneClock) {
+        self.clock = Some(clock);
     }
 
-    /// Restores a lane from a checkpoint.
-    pub fn restore_lane(&mut self, lane: u32, clock: LaneClock) {
-        self.lanes.insert(lane, clock);
+    /// The clock, for a checkpoint; `None` before the first event.
+    pub fn clock(&self) -> Option<LaneClock> {
+        self.clock
     }
 
-    pub fn lanes(&self) -> impl Iterator<Item = (u32, LaneClock)> + '_ {
-        self.lanes.iter().map(|(&l, &c)| (l, c))
-    }
-
-    /// Newest event time over all lanes.
+    /// Newest event time seen.
     pub fn newest_event(&self) -> Option<i64> {
-        self.lanes.values().map(|c| c.max_event_ms).max()
+        self.clock.map(|c| c.max_event_ms)
     }
 
-    /// The watermark; `None` until some lane has seen an event.
+    /// The watermark; `None` until the stream has seen an event.
     pub fn current(&self, now_ms: Option<i64>) -> Option<i64> {
-        let Some(now) = now_ms else {
-            return self.lanes.values().map(|c| c.max_event_ms).min().map(|t| t - self.lateness_ms);
+        let c = self.clock?;
+        let time = match now_ms {
+            None => c.max_event_ms,
+            Some(now) => c.max_event_ms + (now - c.last_arrival_ms).max(0),
         };
-        let effective = |c: &LaneClock| c.max_event_ms + (now - c.last_arrival_ms).max(0);
-        let active =
-            self.lanes.values().filter(|c| now - c.last_arrival_ms <= self.idle_timeout_ms).map(effective).min();
-        active.or_else(|| self.lanes.values().map(effective).max()).map(|t| t - self.lateness_ms)
+        Some(time - self.lateness_ms)
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn minimum_over_lanes_without_clock() {
-        let mut w = Watermark::new(1_000, 60_000);
-        assert_eq!(w.current(None), None);
-        w.observe(0, 10_000, 0);
-        w.observe(1, 5_000, 0);
-        assert_eq!(w.current(None), Some(4_000));
-        w.observe(1, 20_000, 0);
-        assert_eq!(w.current(None), Some(9_000));
-        w.observe(0, 3_000, 0); // out of order: newest stays
-        assert_eq!(w.current(None), Some(9_000));
-    }
-
-    #[test]
-    fn idle_lane_stops_holding_back() {
-        let mut w = Watermark::new(0, 10_000);
-        w.observe(0, 100_000, 0);
-        w.observe(1, 50_000, 0);
-        // Both active at now=5s: lane 1 (50s + 5s) holds back.
-        assert_eq!(w.current(Some(5_000)), Some(55_000));
-        // Lane 0 keeps delivering; lane 1 has been quiet past idle_timeout.
-        w.observe(0, 120_000, 20_000);
-        assert_eq!(w.current(Some(20_000)), Some(120_000));
-    }
-
-    #[test]
-    fn quiet_stream_moves_with_the_clock() {
-        let mut w = Watermark::new(30_000, 10_000);
-        w.observe(0, 1_000_000, 500);
-        assert_eq!(w.current(Some(500)), Some(970_000));
-        // 40 s of silence: the watermark moved 40 s.
-        assert_eq!(w.current(Some(40_500)), Some(1_010_000));
-    }
-}
+mod tests;

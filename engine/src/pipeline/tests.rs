@@ -1,4 +1,5 @@
-//! Hot reload of an engine's rules mid-stream ([`Engine::reload`]).
+//! The engine's tests: the interner's host shortcut, and hot reload of an engine's
+//! rules mid-stream ([`Engine::reload`]).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -6,8 +7,27 @@ use std::sync::Arc;
 use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::{TimestampMillisecondType, UInt64Type};
 
-use super::{Engine, RecordMeta};
+use super::{Engine, Interner, RecordMeta};
 use crate::{SourceFile, compile};
+
+/// Host ids through the last-host shortcut are the ids `intern` gives, whatever the order.
+#[test]
+fn intern_host_gives_the_interned_ids() {
+    let mut interner = Interner::new();
+    let a = interner.intern("a");
+    for host in ["a", "a", "b", "", "b", "a", "c", "c", ""] {
+        let id = interner.intern_host(host);
+        assert_eq!(interner.get(id), host);
+        assert_eq!(id, interner.intern(host));
+    }
+    assert_eq!(interner.intern_host("a"), a);
+    // A default-built interner has no id 0 yet.
+    let mut empty = Interner::default();
+    let x = empty.intern_host("x");
+    assert_eq!(empty.get(x), "x");
+}
+
+// Hot reload.
 
 const T0: i64 = 1_795_651_200;
 
@@ -60,7 +80,7 @@ fn collect(batch: Option<RecordBatch>, into: &mut Rows) {
 /// Runs `lines` through an engine on `first`, reloading to `second` before line `at`.
 fn run(first: &Arc<crate::RuleSet>, second: Option<(&Arc<crate::RuleSet>, usize)>) -> (Rows, Vec<String>) {
     let mut engine = Engine::new(Arc::clone(first));
-    let meta = RecordMeta { lane: 0, default_host: "h", default_time_ms: 0, now_ms: 0 };
+    let meta = RecordMeta { default_host: "h", default_time_ms: 0, now_ms: 0 };
     let mut rows = Rows::new();
     let mut gone = Vec::new();
     for (n, line) in lines().iter().enumerate() {
