@@ -1,5 +1,7 @@
 //! The `logpulse` binary: CLI, wiring of ingest -> engine -> output, process concerns.
 
+#![forbid(unsafe_code)]
+
 mod cli;
 mod error;
 mod kafka_producer;

@@ -41,9 +41,9 @@ impl Default for QueryConfig {
 }
 
 impl QueryConfig {
-    pub(crate) fn validate(&self) -> Result<(), crate::QueryError> {
+    pub(crate) fn validate(&self) -> Result<(), crate::error::QueryError> {
         if self.timeout.is_zero() || self.memory_limit == 0 || self.max_result_bytes == 0 || self.max_concurrent == 0 {
-            return Err(crate::QueryError::Config(
+            return Err(crate::error::QueryError::Config(
                 "timeout, memory_limit, max_result_bytes and max_concurrent must be positive".into(),
             ));
         }

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use datafusion::error::DataFusionError;
 
 #[derive(Debug, thiserror::Error)]
@@ -76,5 +78,18 @@ impl From<DataFusionError> for QueryError {
             DataFusionError::ResourcesExhausted(_) => QueryError::MemoryLimit(one_line(&e)),
             _ => QueryError::Execution(one_line(&e)),
         }
+    }
+}
+
+/// A JSON error body with its status.
+pub fn error_response(status: StatusCode, kind: &str, message: impl Into<String>) -> Response {
+    let body = serde_json::json!({ "error": kind, "message": message.into() });
+    (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+}
+
+impl IntoResponse for QueryError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        error_response(status, self.kind(), self.to_string())
     }
 }

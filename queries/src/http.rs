@@ -34,8 +34,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
+use crate::error::error_response;
 use crate::output::{self, Format};
-use crate::{QueryError, QueryService};
+use crate::service::QueryService;
 
 /// What the worker tells the API about itself; the API knows no Kafka and no engine.
 pub trait WorkerStatus: Send + Sync + 'static {
@@ -84,19 +85,6 @@ pub fn router(queries: Arc<QueryService>, status: Arc<dyn WorkerStatus>, token: 
         .merge(protected)
         .fallback(not_found)
         .with_state(state)
-}
-
-/// A JSON error body with its status.
-pub fn error_response(status: StatusCode, kind: &str, message: impl Into<String>) -> Response {
-    let body = serde_json::json!({ "error": kind, "message": message.into() });
-    (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
-}
-
-impl IntoResponse for QueryError {
-    fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        error_response(status, self.kind(), self.to_string())
-    }
 }
 
 async fn require_token(State(state): State<ApiState>, request: Request, next: Next) -> Response {
@@ -305,13 +293,13 @@ async fn sql(
     }
 }
 
-fn text(result: &crate::QueryResult, format: Format) -> Result<Vec<u8>, datafusion::arrow::error::ArrowError> {
+fn text(result: &crate::service::QueryResult, format: Format) -> Result<Vec<u8>, datafusion::arrow::error::ArrowError> {
     let mut out = Vec::new();
     output::write(result, format, &mut out)?;
     Ok(out)
 }
 
-fn arrow_ipc(result: &crate::QueryResult) -> Result<Vec<u8>, datafusion::arrow::error::ArrowError> {
+fn arrow_ipc(result: &crate::service::QueryResult) -> Result<Vec<u8>, datafusion::arrow::error::ArrowError> {
     let mut out = Vec::new();
     let mut writer = datafusion::arrow::ipc::writer::StreamWriter::try_new(&mut out, &result.schema)?;
     for batch in &result.batches {

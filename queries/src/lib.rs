@@ -14,6 +14,8 @@
 //!   that splits them from Parquet (see [`sinks::memory`]), and lists the Parquet files
 //!   when it starts; compaction swaps whole hour folders, so a query sees every row once.
 
+#![forbid(unsafe_code)]
+
 mod config;
 mod error;
 pub mod http;

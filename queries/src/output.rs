@@ -11,7 +11,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::util::pretty::pretty_format_batches;
 
-use crate::QueryResult;
+use crate::service::QueryResult;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {

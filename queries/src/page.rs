@@ -9,7 +9,7 @@ use axum::extract::Path;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::http::error_response;
+use crate::error::error_response;
 
 #[derive(rust_embed::RustEmbed)]
 #[folder = "../web/dist/"]

@@ -44,7 +44,7 @@ use datafusion::logical_expr::{LogicalPlan, TableScan};
 use datafusion::physical_optimizer::pruning::{PruningPredicate, PruningPredicateBuilder};
 use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
 
-use crate::QueryError;
+use crate::error::QueryError;
 
 /// What a plan's scans can read at most.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

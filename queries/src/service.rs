@@ -18,9 +18,11 @@ use futures::StreamExt;
 use sinks::{RecentBatches, Table};
 use tokio::sync::Semaphore;
 
+use crate::config::QueryConfig;
+use crate::error::QueryError;
 use crate::merge_aggregates::MergeNestedAggregates;
 use crate::scan_size::{ScanRows, scan_rows};
-use crate::{QueryConfig, QueryError, views};
+use crate::views;
 
 /// The open windows of a running worker, for `live_aggregates`.
 pub trait LiveSource: Send + Sync {

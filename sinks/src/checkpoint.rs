@@ -14,16 +14,16 @@
 //!   empty state (that would recount or lose a partition's data): the operator
 //!   decides, by deleting the file.
 
-use std::fs::{self, File};
+use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use engine::checkpoint::EngineSnapshot;
 use serde::{Deserialize, Serialize};
 
-use crate::SinkError;
+use crate::durable::{self, create_dir_durable};
+use crate::error::SinkError;
 use crate::parquet::files::sanitize_producer;
-use crate::parquet::{create_dir_durable, sync_dir};
 
 /// Bumped when the layout changes; another version is refused, not misread.
 pub const CHECKPOINT_VERSION: u32 = 1;
@@ -115,75 +115,17 @@ impl CheckpointStore {
 }
 
 /// Replaces `path` with `bytes` so that a crash leaves the old content or the new,
-/// never a torn file: a `.tmp` sibling, fsynced, renamed into place, and the folder
-/// fsynced. `fault` names a fault point between the fsync and the rename (crash tests).
+/// never a torn file: a `.tmp` sibling, written with [`durable::write_atomic`]. `fault`
+/// names a fault point between the fsync and the rename (crash tests).
 pub fn write_atomic(path: &Path, bytes: &[u8], fault: Option<&str>) -> Result<(), SinkError> {
     let mut name = path.file_name().unwrap_or_default().to_os_string();
     name.push(".tmp");
     let temp = path.with_file_name(name);
-    let mut file = File::create(&temp).map_err(SinkError::io(&temp))?;
-    file.write_all(bytes).map_err(SinkError::io(&temp))?;
-    file.sync_all().map_err(SinkError::io(&temp))?;
-    drop(file);
-    if let Some(fault) = fault {
-        crate::fault::point(fault);
-    }
-    fs::rename(&temp, path).map_err(SinkError::io(path))?;
-    sync_dir(path.parent().unwrap_or(Path::new(".")))
+    durable::write_atomic(&temp, path, fault, |mut file| {
+        file.write_all(bytes).map_err(SinkError::io(&temp))?;
+        Ok(file)
+    })
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn sample(producer: &str) -> Checkpoint {
-        Checkpoint {
-            version: CHECKPOINT_VERSION,
-            producer: producer.into(),
-            position: 42,
-            file_identity: Some((1, 2)),
-            file_offset: 40,
-            line_number: 7,
-            aggregates_hi: 1_700_000_060_000,
-            written_at_ms: 1,
-            engine: EngineSnapshot {
-                version: engine::checkpoint::SNAPSHOT_VERSION,
-                strings: vec![String::new(), "web-1".into()],
-                rules: vec![engine::checkpoint::RuleSnapshot {
-                    name: "r".into(),
-                    definition: "d".into(),
-                    closed_through: Some(60_000),
-                    windows: vec![engine::checkpoint::WindowSnapshot {
-                        start_ms: 60_000,
-                        cells: vec![(1, 0, 3, 0.0, f64::INFINITY, f64::NEG_INFINITY)],
-                    }],
-                }],
-                streams: vec![],
-            },
-        }
-    }
-
-    #[test]
-    fn round_trip_and_replace() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = CheckpointStore::open(dir.path()).unwrap();
-        assert_eq!(store.load("kafka-t-0").unwrap(), None);
-        let mut c = sample("kafka-t-0");
-        store.save(&c).unwrap();
-        assert_eq!(store.load("kafka-t-0").unwrap(), Some(c.clone()));
-        c.position = 43;
-        store.save(&c).unwrap();
-        assert_eq!(store.load("kafka-t-0").unwrap().unwrap().position, 43);
-    }
-
-    #[test]
-    fn a_torn_checkpoint_is_an_error_and_a_temp_file_is_dropped() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = CheckpointStore::open(dir.path()).unwrap();
-        fs::write(store.dir().join("kafka-t-1.ckpt"), b"\x93garbage").unwrap();
-        fs::write(store.dir().join("kafka-t-2.ckpt.tmp"), b"half").unwrap();
-        assert!(matches!(store.load("kafka-t-1"), Err(SinkError::Corrupt { .. })));
-        let _ = CheckpointStore::open(dir.path()).unwrap();
-        assert!(!store.dir().join("kafka-t-2.ckpt.tmp").exists());
-    }
-}
+mod tests;

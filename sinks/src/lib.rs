@@ -8,10 +8,15 @@
 //! - [`memory`]: the recent past of a table as Arrow batches, bounded by age and bytes,
 //!   so that dashboards over the last minutes never touch disk.
 //!
+//! - [`durable`]: atomic file writes, durable folders, and the one-step folder swap.
+//!
 //! Data flows one way: the engine hands closed windows here, and `queries` reads what
 //! this crate keeps. Nothing here knows Kafka or rules.
 
+#![forbid(unsafe_code)]
+
 pub mod checkpoint;
+pub mod durable;
 pub mod error;
 pub mod fault;
 pub mod memory;
@@ -24,9 +29,6 @@ pub use memory::{RecentBatches, RetentionConfig};
 pub use parquet::{ParquetStore, ParquetStoreConfig, SeqRange, WriteOutcome, rows_after};
 pub use tables::Table;
 
-/// `"2m"`-style durations in config files (`#[serde(deserialize_with = "...")]`), for
-/// this crate's configs and those of the crates that read what it keeps.
-pub fn deserialize_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<std::time::Duration, D::Error> {
-    let text = <String as serde::Deserialize>::deserialize(d)?;
-    humantime::parse_duration(&text).map_err(serde::de::Error::custom)
-}
+/// `"2m"`-style durations in config files: the project's one parser ([`engine::duration`]),
+/// re-exported for the crates that read what this one keeps.
+pub use engine::duration::deserialize_duration;

@@ -23,7 +23,7 @@ pub struct SqlArgs {
     #[arg(long, default_value = "table")]
     format: Format,
     /// Time limit of the query.
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "30s")]
+    #[arg(long, value_parser = engine::duration::parse_duration, default_value = "30s")]
     timeout: Duration,
     /// Memory limit of the query (e.g. 512MiB); over it the query fails.
     #[arg(long, value_parser = parse_bytes, default_value = "512MiB")]

@@ -50,4 +50,3 @@ pub fn notifiers(rules: &engine::RuleSet, known: &[String], config_path: &str) -
     }
     Ok(())
 }
-

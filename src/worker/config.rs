@@ -12,8 +12,8 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use engine::{RuleError, RuleErrors, SourceFile};
 use crate::sources::kafka::KafkaSourceConfig;
+use engine::{RuleError, RuleErrors, SourceFile};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -27,13 +27,16 @@ pub struct WorkerConfig {
     /// Rule files, as globs.
     pub rules: Spanned<Vec<String>>,
     /// How often each lane checkpoints (and so commits its Kafka offsets).
-    #[serde(default = "default_checkpoint_interval", deserialize_with = "spanned_duration")]
+    #[serde(
+        default = "default_checkpoint_interval",
+        deserialize_with = "engine::duration::deserialize_spanned_duration"
+    )]
     pub checkpoint_interval: Spanned<Duration>,
     /// How often closed windows are flushed to Parquet (and so become queryable).
-    #[serde(default = "default_flush_interval", deserialize_with = "spanned_duration")]
+    #[serde(default = "default_flush_interval", deserialize_with = "engine::duration::deserialize_spanned_duration")]
     pub flush_interval: Spanned<Duration>,
     /// How often the Parquet history is compacted.
-    #[serde(default = "default_compact_interval", deserialize_with = "spanned_duration")]
+    #[serde(default = "default_compact_interval", deserialize_with = "engine::duration::deserialize_spanned_duration")]
     pub compact_interval: Spanned<Duration>,
     #[serde(default)]
     pub http: HttpConfig,
@@ -64,13 +67,6 @@ fn default_flush_interval() -> Spanned<Duration> {
 }
 fn default_compact_interval() -> Spanned<Duration> {
     Spanned::new(0..0, Duration::from_secs(60))
-}
-
-fn spanned_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Spanned<Duration>, D::Error> {
-    let text = Spanned::<String>::deserialize(d)?;
-    let span = text.span();
-    let duration = humantime::parse_duration(text.get_ref()).map_err(serde::de::Error::custom)?;
-    Ok(Spanned::new(span, duration))
 }
 
 /// `[http]`.
@@ -191,9 +187,8 @@ impl NotifierConfig {
     pub fn timeout(&self) -> anyhow::Result<Duration> {
         match &self.timeout {
             None => Ok(Duration::from_secs(5)),
-            Some(t) => {
-                humantime::parse_duration(t).map_err(|e| anyhow::anyhow!("notifier '{}': timeout: {e}", self.name))
-            }
+            Some(t) => engine::duration::parse_duration(t)
+                .map_err(|e| anyhow::anyhow!("notifier '{}': timeout: {e}", self.name)),
         }
     }
 }
@@ -306,52 +301,4 @@ pub fn parse(file: &SourceFile) -> Result<WorkerConfig, RuleErrors> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn errors(text: &str) -> String {
-        parse(&SourceFile::new("w.toml", text)).unwrap_err().to_string()
-    }
-
-    #[test]
-    fn defaults() {
-        let c = parse(&SourceFile::new("w.toml", "rules = ['r.toml']\n")).unwrap();
-        assert_eq!(c.data_dir.get_ref(), "./data");
-        assert_eq!(*c.checkpoint_interval.get_ref(), Duration::from_secs(10));
-        assert_eq!(c.http.listen.get_ref(), "127.0.0.1:8080");
-        assert!(c.sources.is_empty());
-    }
-
-    #[test]
-    fn misspelt_key_is_refused_at_its_position() {
-        assert_eq!(
-            errors("rules = ['r']\ncheckpoint_intervall = '5s'\n").split(':').take(3).collect::<Vec<_>>(),
-            ["w.toml", "2", "1"]
-        );
-        let e = errors(
-            "rules = ['r']\n[[source]]\nkind = 'kafka'\nbrokers = 'b'\ntopics = ['t']\ngroup = 'g'\nstream = 's'\nprops = 1\n",
-        );
-        assert!(e.starts_with("w.toml:"), "{e}");
-        assert!(e.contains("props"), "{e}");
-    }
-
-    #[test]
-    fn semantic_errors_point_at_their_values() {
-        let e = errors("rules = ['r']\ncheckpoint_interval = '0s'\n[http]\nlisten = 'nowhere'\n");
-        assert!(e.contains("w.toml:2:23: `checkpoint_interval` must be positive"), "{e}");
-        assert!(e.contains("w.toml:4:10: `listen`"), "{e}");
-        let e = errors(
-            "rules = ['r']\n[[source]]\nkind = 'kafka'\nbrokers = 'b'\ntopics = ['t']\ngroup = 'g'\nstream = 's'\nproperties = { 'enable.auto.commit' = 'true' }\n",
-        );
-        assert!(e.contains("enable.auto.commit"), "{e}");
-        let e = errors("rules = ['r']\n[[notifier]]\nname = 'ops'\nkind = 'webhook'\n");
-        assert!(e.contains("needs `url`"), "{e}");
-    }
-
-    #[test]
-    fn relative_paths_follow_the_config_file() {
-        assert_eq!(resolve(Path::new("/etc/lp/w.toml"), "data"), "/etc/lp/data");
-        assert_eq!(resolve(Path::new("w.toml"), "rules/*.toml"), "./rules/*.toml");
-        assert_eq!(resolve(Path::new("/etc/w.toml"), "/var/x"), "/var/x");
-    }
-}
+mod tests;

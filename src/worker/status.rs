@@ -62,4 +62,3 @@ impl queries::http::WorkerStatus for Status {
         self.reloader.reload("POST /api/reload")
     }
 }
-

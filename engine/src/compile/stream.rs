@@ -15,8 +15,8 @@
 
 use std::ops::Range;
 
-use ingest::nginx::LogFormat;
 use ingest::error::ConfigField;
+use ingest::nginx::LogFormat;
 use ingest::raw::{HostExtractor, RawDecoder, TimeExtractor};
 use ingest::time::TimeParser;
 use ingest::{DecodeError, Event, json::JsonDecoder};

@@ -58,6 +58,7 @@ use datafusion::parquet::schema::types::ColumnPath;
 use serde::Deserialize;
 
 use self::files::{FileKind, FlushId, FlushPart};
+use crate::durable::{create_dir_durable, exchange, sync_dir, write_atomic};
 use crate::error::SinkError;
 use crate::tables::Table;
 
@@ -84,7 +85,7 @@ pub struct ParquetStoreConfig {
     /// An hour folder is compacted once it holds at least this many files...
     pub compact_min_files: usize,
     /// ...and no file has arrived in it for this long.
-    #[serde(deserialize_with = "crate::deserialize_duration")]
+    #[serde(deserialize_with = "engine::duration::deserialize_duration")]
     pub compact_quiet: Duration,
 }
 
@@ -304,7 +305,7 @@ impl ParquetStore {
                 let part = FlushPart { flush: flush.clone(), part: index as u32 + 1 };
                 let dir = self.hour_dir(table, hour);
                 create_dir_durable(&dir)?;
-                let path = write_file_atomic(&dir, &part.file_name(), &rows, props.clone())?;
+                let path = write_parquet_atomic(&dir, &part.file_name(), &rows, props.clone())?;
                 outcome.files.push(path);
             }
             outcome.rows_written = batch.num_rows();
@@ -370,7 +371,7 @@ impl ParquetStore {
             self.data_dir.join(STAGING).join(format!("{}-{}-{generation:x}", table.name(), std::process::id()));
         create_dir_durable(&staging)?;
         let props = self.config.writer_properties(table, Some(&parts));
-        write_file_atomic(&staging, &files::compacted_name(generation), &merged, props)?;
+        write_parquet_atomic(&staging, &files::compacted_name(generation), &merged, props)?;
 
         let _writers = self.lock(table);
         if list_data_files(dir)? != *listed {
@@ -469,7 +470,6 @@ impl std::ops::DerefMut for TableGuard<'_> {
 
 /// Opens and exclusively `flock`s the table's lock file (blocking).
 fn lock_file(data_dir: &Path, table: Table) -> Option<File> {
-    use std::os::fd::AsRawFd;
     let dir = data_dir.join(".locks");
     fs::create_dir_all(&dir).ok()?;
     let file = fs::OpenOptions::new()
@@ -479,12 +479,10 @@ fn lock_file(data_dir: &Path, table: Table) -> Option<File> {
         .open(dir.join(format!("{}.lock", table.name())))
         .ok()?;
     loop {
-        // SAFETY: a valid open descriptor; flock has no memory effects.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
-            return Some(file);
-        }
-        if std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
-            return None;
+        match file.lock() {
+            Ok(()) => return Some(file),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
         }
     }
 }
@@ -662,8 +660,8 @@ fn split_by_hour(table: Table, batch: &RecordBatch) -> Result<Vec<(i64, RecordBa
         .collect()
 }
 
-/// temp file, fsync, rename, fsync the folder.
-fn write_file_atomic(
+/// Writes `batch` as the Parquet file `dir/name`, atomically ([`write_atomic`]).
+fn write_parquet_atomic(
     dir: &Path,
     name: &str,
     batch: &RecordBatch,
@@ -671,54 +669,12 @@ fn write_file_atomic(
 ) -> Result<PathBuf, SinkError> {
     let temp = dir.join(files::temp_name(name));
     let path = dir.join(name);
-    let file = File::create(&temp).map_err(SinkError::io(&temp))?;
-    let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(props)).map_err(SinkError::parquet(&temp))?;
-    writer.write(batch).map_err(SinkError::parquet(&temp))?;
-    let file = writer.into_inner().map_err(SinkError::parquet(&temp))?;
-    file.sync_all().map_err(SinkError::io(&temp))?;
-    drop(file);
-    crate::fault::point("parquet.before_rename");
-    fs::rename(&temp, &path).map_err(SinkError::io(&path))?;
-    sync_dir(dir)?;
+    write_atomic(&temp, &path, Some("parquet.before_rename"), |file| {
+        let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(props)).map_err(SinkError::parquet(&temp))?;
+        writer.write(batch).map_err(SinkError::parquet(&temp))?;
+        writer.into_inner().map_err(SinkError::parquet(&temp))
+    })?;
     Ok(path)
-}
-
-pub(crate) fn sync_dir(dir: &Path) -> Result<(), SinkError> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(SinkError::io(dir))
-}
-
-/// `create_dir_all`, with each new folder's entry fsynced in its parent.
-pub(crate) fn create_dir_durable(dir: &Path) -> Result<(), SinkError> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    if let Some(parent) = dir.parent() {
-        create_dir_durable(parent)?;
-    }
-    match fs::create_dir(dir) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(()),
-        Err(e) => return Err(SinkError::Io { path: dir.into(), source: e }),
-    }
-    if let Some(parent) = dir.parent() {
-        sync_dir(parent)?;
-    }
-    Ok(())
-}
-
-/// Swaps two paths in one step (Linux `renameat2` with `RENAME_EXCHANGE`).
-fn exchange(a: &Path, b: &Path) -> Result<(), SinkError> {
-    use std::ffi::CString;
-    use std::os::unix::ffi::OsStrExt;
-    let c = |p: &Path| CString::new(p.as_os_str().as_bytes()).expect("no NUL in paths");
-    let (ca, cb) = (c(a), c(b));
-    // SAFETY: both are valid NUL-terminated paths that outlive the call.
-    let rc =
-        unsafe { libc::renameat2(libc::AT_FDCWD, ca.as_ptr(), libc::AT_FDCWD, cb.as_ptr(), libc::RENAME_EXCHANGE) };
-    if rc != 0 {
-        return Err(SinkError::Io { path: b.into(), source: std::io::Error::last_os_error() });
-    }
-    Ok(())
 }
 
 #[cfg(test)]

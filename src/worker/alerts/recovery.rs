@@ -53,7 +53,6 @@ impl RecoveryQueries {
     }
 }
 
-
 /// Starts alerting, from the alert checkpoint if there is one: the `aggregates` rows
 /// written after it are read back (see the module docs of [`super`]).
 pub fn start(
@@ -89,4 +88,3 @@ pub fn start(
     let outbox = checkpoint.map(|c| c.outbox).unwrap_or_default();
     Ok(Arc::new(AlertHub::start(start, evaluator, &marks, &recovered, outbox)?))
 }
-

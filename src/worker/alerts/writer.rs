@@ -181,4 +181,3 @@ pub fn write_dead_letter(store: &ParquetStore, metrics: &Metrics, notifier: &str
         }
     }
 }
-
