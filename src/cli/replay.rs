@@ -11,10 +11,10 @@ use anyhow::Context;
 use arrow::array::RecordBatch;
 use clap::Args;
 use engine::alert::{AlertEvaluator, AlertState, Notification};
-use engine::compile::Decoder;
+use engine::compile::{Decoded, Decoder, Place, StreamId};
 use engine::{Engine, RecordMeta};
 use ingest::ErrorReason;
-use ingest::lines::{Line, LineReader};
+use ingest::lines::LineReader;
 
 use crate::error::UsageError;
 use crate::progress::Progress;
@@ -105,51 +105,28 @@ pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let bytes_read: u64;
 
     if let Decoder::Qalarm = stream.decoder {
+        // MessagePack has no lines: the whole input is one record of events back to back.
         let mut bytes = Vec::new();
         let mut reader = reader;
         reader.read_to_end(&mut bytes).with_context(|| format!("reading {source_name}"))?;
         bytes_read = bytes.len() as u64;
-        for (offset, result) in ingest::qalarm::StreamDecoder::new(&bytes) {
+        // The arrival time only dates year-less text times: none here.
+        for decoded in stream.decode_record(&bytes, run.now) {
+            let offset = match decoded.place {
+                Place::Offset(offset) => offset,
+                Place::Line(_) => unreachable!("a Qalarm record has no lines"),
+            };
             let now = run.next_record();
-            match result {
-                Ok(event) => {
-                    let meta = RecordMeta { default_host: &host, default_time_ms: now, now_ms: now };
-                    run.engine.process(stream_id, &event, &meta, || format!("{source_name}@{offset}"));
-                    if let Some(builder) = qalarm_events.as_mut() {
-                        builder.push(&event, event.time_ms.unwrap_or(now));
-                    }
-                }
-                Err(e) => {
-                    let end = (offset + ingest::error::SAMPLE_BYTES).min(bytes.len());
-                    let source = format!("{source_name}@{offset}");
-                    run.engine.record_error(stream_id, source, e.reason, &bytes[offset..end], now);
-                }
-            }
+            run.count(stream_id, decoded, now, &host, || format!("{source_name}@{offset}"), qalarm_events.as_mut());
             run.after_record(offset as u64);
         }
     } else {
         let mut lines = LineReader::new(reader, stream.max_line_bytes);
         while let Some(line) = lines.next_line().with_context(|| format!("reading {source_name}"))? {
             let now = run.next_record();
-            match line {
-                Line::Text { number, text } => match stream.decode_line(text, now) {
-                    Ok(event) => {
-                        let meta = RecordMeta { default_host: &host, default_time_ms: now, now_ms: now };
-                        run.engine.process(stream_id, &event, &meta, || format!("{source_name}:{number}"));
-                    }
-                    Err(e) => {
-                        let source = format!("{source_name}:{number}");
-                        run.engine.record_error(stream_id, source, e.reason, text.as_bytes(), now)
-                    }
-                },
-                Line::Bad { number, reason, sample } => run.engine.record_error(
-                    stream_id,
-                    format!("{source_name}:{number}"),
-                    reason,
-                    sample.as_bytes(),
-                    now,
-                ),
-            }
+            let number = line.number();
+            let decoded = stream.decode_text_line(line, now);
+            run.count(stream_id, decoded, now, &host, || format!("{source_name}:{number}"), None);
             run.after_record(lines.bytes_read());
         }
         bytes_read = lines.bytes_read();
@@ -292,6 +269,29 @@ impl Run {
         }
         self.records += 1;
         self.now
+    }
+
+    /// Counts one decoded item read at `now`: its event into the engine (and, for a
+    /// Qalarm stream written to a data dir, into `qalarm_events`), or why it was not counted.
+    fn count(
+        &mut self,
+        stream: StreamId,
+        decoded: Decoded<'_>,
+        now: i64,
+        host: &str,
+        source: impl Fn() -> String,
+        qalarm_events: Option<&mut sinks::tables::QalarmEventsBuilder>,
+    ) {
+        match decoded.result {
+            Ok(event) => {
+                let meta = RecordMeta { default_host: host, default_time_ms: now, now_ms: now };
+                self.engine.process(stream, &event, &meta, &source);
+                if let Some(builder) = qalarm_events {
+                    builder.push(&event, event.time_ms.unwrap_or(now));
+                }
+            }
+            Err(bad) => self.engine.record_error(stream, source(), bad.reason, &bad.sample, now),
+        }
     }
 
     /// Closes the windows the watermark passed, now and then; `position` is in input bytes.

@@ -25,10 +25,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use arrow::array::RecordBatch;
-use engine::compile::{Decoder, StreamId};
+use engine::compile::{Decoded, Decoder, Place, StreamId};
 use engine::{Engine, RecordMeta, RuleSet};
 use ingest::ErrorReason;
-use ingest::lines::{Line, SliceLines};
 use sinks::tables::{IngestErrorsBuilder, QalarmEventsBuilder};
 use sinks::{Checkpoint, CheckpointStore, ParquetStore, SeqRange, Table};
 
@@ -228,36 +227,28 @@ impl Lane {
             Origin::Kafka { topic, partition, offset } => format!("{topic}/{partition}/{offset}"),
             Origin::File { path } => format!("{path}:{line}"),
         };
-        if matches!(stream.decoder, Decoder::Qalarm) {
+        if record.payload.is_empty() && matches!(origin, Origin::Kafka { .. }) {
+            self.engine.record_error(stream_id, source(0), ErrorReason::Decode, b"", now_ms);
+        } else {
             let keep_rows = record.position >= self.qalarm_durable;
-            for result in ingest::qalarm::decode_message(record.payload) {
+            let first_line = self.line_number;
+            for Decoded { place, result } in stream.decode_record(record.payload, meta.default_time_ms) {
+                // Lines are numbered across the lane's records; a Qalarm value is named by its record.
+                let number = match place {
+                    Place::Line(n) => {
+                        self.line_number = first_line + n;
+                        self.line_number
+                    }
+                    Place::Offset(_) => 0,
+                };
                 match result {
                     Ok(event) => {
-                        self.engine.process(stream_id, &event, &meta, || source(0));
+                        self.engine.process(stream_id, &event, &meta, || source(number));
                         if let (true, Some(rows)) = (keep_rows, self.qalarm.as_mut()) {
                             rows.push(&event, event.time_ms.unwrap_or(meta.default_time_ms));
                         }
                     }
-                    Err(e) => self.engine.record_error(stream_id, source(0), e.reason, record.payload, now_ms),
-                }
-            }
-        } else if record.payload.is_empty() && matches!(origin, Origin::Kafka { .. }) {
-            self.engine.record_error(stream_id, source(0), ErrorReason::Decode, b"", now_ms);
-        } else {
-            let first_line = self.line_number;
-            for line in SliceLines::new(record.payload, stream.max_line_bytes) {
-                let number = first_line + line.number();
-                self.line_number = number;
-                match line {
-                    Line::Text { text, .. } => match stream.decode_line(text, meta.default_time_ms) {
-                        Ok(event) => self.engine.process(stream_id, &event, &meta, || source(number)),
-                        Err(e) => {
-                            self.engine.record_error(stream_id, source(number), e.reason, text.as_bytes(), now_ms)
-                        }
-                    },
-                    Line::Bad { reason, sample, .. } => {
-                        self.engine.record_error(stream_id, source(number), reason, sample.as_bytes(), now_ms)
-                    }
+                    Err(bad) => self.engine.record_error(stream_id, source(number), bad.reason, &bad.sample, now_ms),
                 }
             }
         }

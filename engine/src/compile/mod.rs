@@ -14,6 +14,7 @@
 //! - `rule_set`: [`RuleSet`], and the order a set compiles in (streams, rules,
 //!   matchers, alerts);
 //! - `stream`: [`Stream`] and its [`Decoder`], and `[[stream]]` compilation;
+//! - `decode`: the one decode path, records to events ([`Stream::decode_record`]);
 //! - `rule`: [`Rule`], [`Slot`], [`ValueSource`], name resolution, and the
 //!   compilation of a `[[rule]]` of one's own;
 //! - `packs`: the builtin packs (`builtin = "nginx"`, Qalarm's default key);
@@ -24,6 +25,7 @@
 
 mod alert;
 mod compiler;
+mod decode;
 mod ids;
 mod packs;
 mod rule;
@@ -31,6 +33,7 @@ mod rule_set;
 mod stream;
 
 pub use alert::{AlertKind, AlertSpec, AlertView, WHEN_VARIABLES};
+pub use decode::{Decoded, Place, RecordDecoder, Undecodable};
 pub use ids::{RuleId, StreamId};
 pub use rule::{DEFAULT_WINDOW_MS, Rule, Slot, ValueSource};
 pub use rule_set::RuleSet;
